@@ -1,0 +1,388 @@
+"""Beams of KEKB and SuperKEKB, and the exact lab <-> centre-of-mass transformation.
+
+Frames and conventions (see ``docs/kinematics.md``):
+
+* Lab frame: the Belle/Belle II frame, z along the solenoid axis, roughly the
+  e- (HER) direction; x horizontal, away from the ring centre; y up.  Both
+  beams lie in the x-z plane: the HER (e-) momentum is ``p (+sin a, 0, +cos a)``
+  and the LER (e+) momentum ``p (+sin b, 0, -cos b)``.
+* CM frame: reached by the *exact* Lorentz transformation of the beam sum, as
+  basf2 ``PCmsLabTransform::rotateLabToCms``: first boost by ``-beta`` of the
+  beam sum, then apply the smallest rotation that brings the e- (HER) direction
+  *in the CM frame* onto +z.  With beams in the x-z plane this is a rotation
+  about the y axis.  ``to_lab`` is the exact inverse.
+* Four-vectors are handled in ``(px, py, pz, E)`` order, in GeV.
+
+Everything here works on ``vector.obj`` objects, numpy vector arrays
+(``vector.array``), awkward arrays with vector's ``Momentum4D`` behaviour
+(flat or jagged, including coffea NanoEvents vectors); the ``*_arrays``
+helpers work on raw numpy columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import numpy.typing as npt
+import vector
+from particle import Particle
+
+__all__ = [
+    "KEKB",
+    "MACHINES",
+    "SUPERKEKB",
+    "Machine",
+    "electron_mass",
+    "get_machine",
+    "to_cm_arrays",
+    "to_lab_arrays",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Metric signature in (px, py, pz, E) order, used to invert Lorentz matrices.
+_METRIC = (-1.0, -1.0, -1.0, 1.0)
+
+
+@functools.cache
+def electron_mass() -> float:
+    """Return the electron mass in GeV, from the ``particle`` package."""
+    m = Particle.from_pdgid(11).mass
+    assert m is not None  # the electron mass is always known
+    return float(m) / 1000.0
+
+
+# ----------------------------------------------------------------------------
+# Component helpers shared with belleflow.kinematics (private).
+# ----------------------------------------------------------------------------
+
+
+def _components(p4: Any) -> tuple[Any, Any, Any, Any]:
+    """Return ``(px, py, pz, E)`` of any supported Lorentz-vector container."""
+    try:
+        return p4.px, p4.py, p4.pz, p4.E
+    except AttributeError:
+        msg = (
+            f"expected a Momentum4D vector (vector.obj, vector.array or awkward array "
+            f"with vector behaviour), got {type(p4).__name__}"
+        )
+        raise TypeError(msg) from None
+
+
+def _pick_template(*values: Any) -> Any:
+    """Choose the container kind of a result: awkward > numpy vector > object."""
+    for v in values:
+        if isinstance(v, ak.Array):
+            return v
+    for v in values:
+        if isinstance(v, vector.VectorNumpy):
+            return v
+    return values[0]
+
+
+def _build(template: Any, px: Any, py: Any, pz: Any, e: Any) -> Any:
+    """Build a Momentum4D of the same kind as ``template`` from components."""
+    if isinstance(template, ak.Array):
+        behavior = template.behavior
+        if behavior is None or "Momentum4D" not in behavior:
+            behavior = vector.backends.awkward.behavior
+        return ak.zip(
+            {"px": px, "py": py, "pz": pz, "E": e}, with_name="Momentum4D", behavior=behavior
+        )
+    if isinstance(template, vector.VectorNumpy):
+        return vector.array(
+            {
+                "px": np.asarray(px, dtype=np.float64),
+                "py": np.asarray(py, dtype=np.float64),
+                "pz": np.asarray(pz, dtype=np.float64),
+                "E": np.asarray(e, dtype=np.float64),
+            }
+        )
+    return vector.obj(px=float(px), py=float(py), pz=float(pz), E=float(e))
+
+
+def _apply(matrix: Any, comps: tuple[Any, Any, Any, Any]) -> tuple[Any, Any, Any, Any]:
+    """Apply a 4x4 matrix (numbers or per-event arrays as entries) to components."""
+    px, py, pz, e = comps
+    rows = tuple(m[0] * px + m[1] * py + m[2] * pz + m[3] * e for m in matrix)
+    return rows[0], rows[1], rows[2], rows[3]
+
+
+def _matmul(a: Any, b: Any) -> list[list[Any]]:
+    """Product of two 4x4 matrices given as nested sequences (entries may be arrays)."""
+    return [[sum(a[i][k] * b[k][j] for k in range(4)) for j in range(4)] for i in range(4)]
+
+
+def _lorentz_inverse(m: Any) -> list[list[Any]]:
+    """Exact inverse of a Lorentz matrix: ``g m^T g`` with g = diag(-1, -1, -1, 1)."""
+    return [[_METRIC[i] * _METRIC[j] * m[j][i] for j in range(4)] for i in range(4)]
+
+
+def _boost_matrix(bx: Any, by: Any, bz: Any) -> list[list[Any]]:
+    """Matrix of the boost *into* the frame moving with velocity beta = (bx, by, bz).
+
+    ``E' = gamma (E - beta.p)``, ``p' = p + (gamma^2/(gamma+1) beta.p - gamma E) beta``.
+    ``gamma^2/(gamma+1)`` equals ``(gamma-1)/beta^2`` but is regular at beta = 0.
+    """
+    b = (bx, by, bz)
+    gamma = 1.0 / np.sqrt(1.0 - (bx * bx + by * by + bz * bz))
+    k = gamma * gamma / (gamma + 1.0)
+    m: list[list[Any]] = [[None] * 4 for _ in range(4)]
+    for i in range(3):
+        for j in range(3):
+            m[i][j] = k * b[i] * b[j] + (1.0 if i == j else 0.0)
+        m[i][3] = -gamma * b[i]
+        m[3][i] = -gamma * b[i]
+    m[3][3] = gamma
+    return m
+
+
+def _rotation_to_z(ux: Any, uy: Any, uz: Any) -> list[list[Any]]:
+    """4x4 matrix of the smallest rotation taking the direction (ux, uy, uz) onto +z.
+
+    Rodrigues' formula with ``a = u x z = (uy, -ux, 0)`` and ``c = u.z``:
+    ``R = c 1 + [a]_x + a a^T / (1 + c)`` (undefined only for u = -z).
+    """
+    norm = np.sqrt(ux * ux + uy * uy + uz * uz)
+    ux, uy, uz = ux / norm, uy / norm, uz / norm
+    ax, ay = uy, -ux
+    c = uz
+    f = 1.0 / (1.0 + c)
+    return [
+        [c + ax * ax * f, ax * ay * f, ay, 0.0],
+        [ax * ay * f, c + ay * ay * f, -ax, 0.0],
+        [-ay, ax, c, 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]
+
+
+def _lab_to_cm(
+    beam: tuple[Any, Any, Any, Any],
+    reference: tuple[Any, Any, Any, Any] | None,
+) -> list[list[Any]]:
+    """Lab -> CM matrix for a beam sum ``beam`` (components, numbers or arrays).
+
+    Boost by ``-beta`` of ``beam``; if ``reference`` (the e- four-momentum, or a
+    light-like ``(n, 1)`` along its direction) is given, then rotate so that its
+    CM-frame direction is +z.
+    """
+    px, py, pz, e = beam
+    boost = _boost_matrix(px / e, py / e, pz / e)
+    if reference is None:
+        return boost
+    rx, ry, rz, _ = _apply(boost, reference)
+    return _matmul(_rotation_to_z(rx, ry, rz), boost)
+
+
+# ----------------------------------------------------------------------------
+# Machines.
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Machine:
+    """An e+e- collider: beam energies and crossing geometry.
+
+    Attributes:
+        name: Collider name, "SuperKEKB" or "KEKB".
+        experiment: Experiment at its interaction point, "Belle II" or "Belle".
+        her_energy: Energy of the high-energy ring beam (e-), GeV.
+        ler_energy: Energy of the low-energy ring beam (e+), GeV.
+        her_angle: Angle (rad) of the HER momentum to +z in the x-z plane; the
+            HER momentum is ``p (+sin a, 0, +cos a)``.
+        ler_angle: Angle (rad) of the LER momentum to -z in the x-z plane; the
+            LER momentum is ``p (+sin b, 0, -cos b)``.
+        ecms_spread: Spread (standard deviation) of the CM energy, GeV.
+    """
+
+    name: str
+    experiment: str
+    her_energy: float
+    ler_energy: float
+    her_angle: float
+    ler_angle: float
+    ecms_spread: float
+
+    def __post_init__(self) -> None:
+        me = electron_mass()
+        if not (self.her_energy > me and self.ler_energy > me):
+            msg = f"beam energies must exceed the electron mass, got {self}"
+            raise ValueError(msg)
+        if self.ecms_spread < 0:
+            msg = f"ecms_spread must be >= 0, got {self.ecms_spread}"
+            raise ValueError(msg)
+
+    # -- four-momenta ---------------------------------------------------------
+
+    @property
+    def her_p4(self) -> Any:
+        """HER (e-) four-momentum in the lab, a ``vector.obj`` Momentum4D."""
+        p = math.sqrt(self.her_energy**2 - electron_mass() ** 2)
+        a = self.her_angle
+        return vector.obj(px=p * math.sin(a), py=0.0, pz=p * math.cos(a), E=self.her_energy)
+
+    @property
+    def ler_p4(self) -> Any:
+        """LER (e+) four-momentum in the lab, a ``vector.obj`` Momentum4D."""
+        p = math.sqrt(self.ler_energy**2 - electron_mass() ** 2)
+        b = self.ler_angle
+        return vector.obj(px=p * math.sin(b), py=0.0, pz=-p * math.cos(b), E=self.ler_energy)
+
+    @property
+    def beam_p4(self) -> Any:
+        """Four-momentum of the e+e- system in the lab (HER + LER)."""
+        h, low = self.her_p4, self.ler_p4
+        return vector.obj(px=h.px + low.px, py=h.py + low.py, pz=h.pz + low.pz, E=h.E + low.E)
+
+    @property
+    def ecms(self) -> float:
+        """Centre-of-mass energy sqrt(s) in GeV (invariant mass of the beam sum)."""
+        b = self.beam_p4
+        return math.sqrt(b.E**2 - b.px**2 - b.py**2 - b.pz**2)
+
+    @property
+    def boost(self) -> Any:
+        """Velocity beta of the CM frame in the lab, a ``vector.obj`` 3-vector."""
+        b = self.beam_p4
+        return vector.obj(x=b.px / b.E, y=b.py / b.E, z=b.pz / b.E)
+
+    def scaled_to(self, ecms: float) -> Machine:
+        """Return the same machine with both beam energies scaled to give ``ecms``.
+
+        Used for off-resonance and Upsilon(nS) running: the geometry, the
+        HER/LER energy ratio and ``ecms_spread`` are kept.
+
+        Args:
+            ecms: Wanted sqrt(s), GeV.
+
+        Returns:
+            A new :class:`Machine` whose :attr:`ecms` equals ``ecms`` to ~1e-12.
+
+        Raises:
+            ValueError: If ``ecms`` is not above twice the electron mass.
+        """
+        if not ecms > 2.0 * electron_mass():
+            msg = f"ecms must exceed 2 m_e, got {ecms}"
+            raise ValueError(msg)
+        machine = self
+        for _ in range(50):  # fixed point, linear up to O(m_e^2/E^2): 2-3 steps
+            k = ecms / machine.ecms
+            machine = dataclasses.replace(
+                machine, her_energy=machine.her_energy * k, ler_energy=machine.ler_energy * k
+            )
+            if abs(machine.ecms - ecms) <= 1e-13 * ecms:
+                break
+        return machine
+
+    # -- frame change ---------------------------------------------------------
+
+    @functools.cached_property
+    def lab_to_cm_matrix(self) -> FloatArray:
+        """Lab -> CM Lorentz matrix, numpy (4, 4), acting on (px, py, pz, E) columns."""
+        m = np.array(
+            _lab_to_cm(_components(self.beam_p4), _components(self.her_p4)), dtype=np.float64
+        )
+        m.flags.writeable = False
+        return m
+
+    @functools.cached_property
+    def cm_to_lab_matrix(self) -> FloatArray:
+        """CM -> lab Lorentz matrix, the exact inverse of :attr:`lab_to_cm_matrix`."""
+        m = np.array(_lorentz_inverse(self.lab_to_cm_matrix), dtype=np.float64)
+        m.flags.writeable = False
+        return m
+
+    def to_cm(self, p4: Any) -> Any:
+        """Transform lab four-vectors to the CM frame (same container kind)."""
+        return _build(p4, *_apply(self.lab_to_cm_matrix.tolist(), _components(p4)))
+
+    def to_lab(self, p4: Any) -> Any:
+        """Transform CM four-vectors to the lab frame (same container kind)."""
+        return _build(p4, *_apply(self.cm_to_lab_matrix.tolist(), _components(p4)))
+
+
+def _apply_arrays(
+    matrix: FloatArray, px: npt.ArrayLike, py: npt.ArrayLike, pz: npt.ArrayLike, e: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    comps = tuple(np.asarray(c, dtype=np.float64) for c in (px, py, pz, e))
+    out = _apply(matrix.tolist(), (comps[0], comps[1], comps[2], comps[3]))
+    return (
+        np.asarray(out[0], dtype=np.float64),
+        np.asarray(out[1], dtype=np.float64),
+        np.asarray(out[2], dtype=np.float64),
+        np.asarray(out[3], dtype=np.float64),
+    )
+
+
+def to_cm_arrays(
+    px: npt.ArrayLike, py: npt.ArrayLike, pz: npt.ArrayLike, E: npt.ArrayLike, machine: Machine
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Lab -> CM on raw numpy columns, with ``machine.lab_to_cm_matrix``.
+
+    Examples:
+        >>> px, py, pz, E = to_cm_arrays(0.0, 0.0, 0.0, 1.0, SUPERKEKB)  # at rest in the lab
+        >>> bool(E > 1.0 and pz < 0.0)
+        True
+    """
+    return _apply_arrays(machine.lab_to_cm_matrix, px, py, pz, E)
+
+
+def to_lab_arrays(
+    px: npt.ArrayLike, py: npt.ArrayLike, pz: npt.ArrayLike, E: npt.ArrayLike, machine: Machine
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """CM -> lab on raw numpy columns, with ``machine.cm_to_lab_matrix``."""
+    return _apply_arrays(machine.cm_to_lab_matrix, px, py, pz, E)
+
+
+# Presets from basf2 generators/scripts/beamparameters.py.  The CM-energy
+# spreads are ESTIMATES (not from beamparameters.py): sqrt(s)/2 times the
+# quadrature sum of the relative beam-energy spreads, about 6-7e-4 per beam.
+SUPERKEKB = Machine(
+    name="SuperKEKB",
+    experiment="Belle II",
+    her_energy=7.004,  # "Y4S" preset
+    ler_energy=4.002,
+    her_angle=0.0415,  # 83 mrad crossing, each beam 41.5 mrad off z in x
+    ler_angle=0.0415,
+    ecms_spread=5.4e-3,  # estimate
+)
+
+KEKB = Machine(
+    name="KEKB",
+    experiment="Belle",
+    her_energy=7.998213,  # "KEKB-Belle" preset
+    ler_energy=3.499218,
+    her_angle=0.022,  # 22 mrad crossing: HER off z, LER along -z
+    ler_angle=0.0,
+    ecms_spread=5.2e-3,  # estimate
+)
+
+MACHINES: dict[str, Machine] = {m.name: m for m in (SUPERKEKB, KEKB)}
+
+
+def get_machine(name: str) -> Machine:
+    """Return a preset machine by collider or experiment name (case-insensitive).
+
+    Args:
+        name: "SuperKEKB" / "Belle II" or "KEKB" / "Belle".
+
+    Raises:
+        ValueError: For an unknown name; the message lists the known ones.
+
+    Examples:
+        >>> get_machine("belle ii").name
+        'SuperKEKB'
+    """
+    key = name.strip().lower()
+    for machine in MACHINES.values():
+        if key in (machine.name.lower(), machine.experiment.lower()):
+            return machine
+    known = ", ".join(f"{m.name!r} ({m.experiment})" for m in MACHINES.values())
+    msg = f"unknown machine {name!r}; known machines: {known}"
+    raise ValueError(msg)

@@ -1,0 +1,329 @@
+"""Event kinematics at an e+e- B factory: recoil, missing mass, CM quantities, Mbc, Delta E.
+
+All functions take Lorentz vectors as ``vector.obj`` objects, numpy vector
+arrays or awkward arrays with vector's ``Momentum4D`` behaviour (flat or jagged,
+coffea NanoEvents vectors included) and return the same kind.  Units are GeV
+(and whatever length unit the vertex positions are in).
+
+``beam`` is the four-momentum of the e+e- system in the lab, either a
+:class:`belleflow.beams.Machine` (nominal beams) or a per-event Momentum4D (the
+``beamPx, beamPy, beamPz, beamE`` branches).  Quantities that depend only on the
+boost (``p_cm``, ``mbc``, ``delta_e``, ``missing_energy_cm``) are exact for both.
+The CM *axes* (``to_cm``, ``theta_cm``, ``cos_theta_cm``) also need the e-
+direction: exact for a ``Machine``; for a per-event beam pass ``her_direction``
+(a ``Machine`` or a lab 3-direction), else the lab +z axis is used as the e-
+direction (see ``docs/kinematics.md``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import awkward as ak
+import numpy as np
+from particle import Particle
+from particle.particle import InvalidParticle, ParticleNotFound
+
+from belleflow.beams import (
+    Machine,
+    _apply,
+    _build,
+    _components,
+    _lab_to_cm,
+    _lorentz_inverse,
+    _pick_template,
+)
+
+__all__ = [
+    "beam_p4",
+    "cos_pointing_angle",
+    "cos_theta_cm",
+    "delta_e",
+    "flight_direction_angle",
+    "invariant_mass",
+    "mass",
+    "mbc",
+    "missing_energy_cm",
+    "missing_mass2",
+    "missing_p4",
+    "p_cm",
+    "recoil",
+    "recoil_mass",
+    "recoil_mass2",
+    "theta_cm",
+    "to_cm",
+    "to_lab",
+    "transverse_distance",
+    "with_mass",
+]
+
+Direction = Machine | tuple[float, float, float] | None
+
+
+def _m2(px: Any, py: Any, pz: Any, e: Any) -> Any:
+    return e * e - (px * px + py * py + pz * pz)
+
+
+def _sqrt0(x: Any) -> Any:
+    """sqrt(max(x, 0)), elementwise."""
+    return np.sqrt(np.maximum(x, 0.0))
+
+
+def beam_p4(beam: Machine | Any) -> Any:
+    """Return the e+e- four-momentum in the lab as a Momentum4D.
+
+    Args:
+        beam: A :class:`~belleflow.beams.Machine` (gives ``machine.beam_p4``) or a
+            per-event Momentum4D array/object (returned unchanged).
+
+    Raises:
+        TypeError: If ``beam`` is neither.
+    """
+    if isinstance(beam, Machine):
+        return beam.beam_p4
+    _components(beam)  # validates
+    return beam
+
+
+def _beam_components(beam: Machine | Any) -> tuple[Any, Any, Any, Any]:
+    return _components(beam_p4(beam))
+
+
+def _reference(beam: Machine | Any, her_direction: Direction) -> tuple[Any, Any, Any, Any]:
+    """Lab four-vector whose CM direction defines +z."""
+    if isinstance(beam, Machine):
+        if her_direction is not None:
+            msg = "her_direction is only for per-event beams; a Machine defines its own"
+            raise ValueError(msg)
+        return _components(beam.her_p4)
+    if isinstance(her_direction, Machine):
+        return _components(her_direction.her_p4)
+    nx, ny, nz = (0.0, 0.0, 1.0) if her_direction is None else her_direction
+    n = math.sqrt(nx * nx + ny * ny + nz * nz)
+    return nx / n, ny / n, nz / n, 1.0  # light-like
+
+
+def _boost_to_cm(p4: Any, beam: Machine | Any) -> tuple[Any, Any, Any, Any]:
+    """Components of ``p4`` boosted to the CM frame (no rotation)."""
+    return _apply(_lab_to_cm(_beam_components(beam), None), _components(p4))
+
+
+def invariant_mass(*p4s: Any) -> Any:
+    """Invariant mass of the sum of four-vectors, sqrt(max(m^2, 0)).
+
+    Examples:
+        >>> import vector
+        >>> a = vector.obj(px=1.0, py=0.0, pz=0.0, E=1.0)
+        >>> b = vector.obj(px=-1.0, py=0.0, pz=0.0, E=1.0)
+        >>> float(invariant_mass(a, b))
+        2.0
+    """
+    if not p4s:
+        msg = "invariant_mass needs at least one four-vector"
+        raise ValueError(msg)
+    comps = [_components(p) for p in p4s]
+    total = [sum(c[i] for c in comps) for i in range(4)]
+    return _sqrt0(_m2(*total))
+
+
+def recoil(p4: Any, beam: Machine | Any) -> Any:
+    """Recoil four-vector ``beam - p4`` in the lab."""
+    b = _beam_components(beam)
+    c = _components(p4)
+    return _build(_pick_template(p4, beam), *(b[i] - c[i] for i in range(4)))
+
+
+def recoil_mass2(p4: Any, beam: Machine | Any) -> Any:
+    """Squared recoil mass (basf2 ``m2Recoil``), can be negative from resolution."""
+    b = _beam_components(beam)
+    c = _components(p4)
+    return _m2(*(b[i] - c[i] for i in range(4)))
+
+
+def recoil_mass(p4: Any, beam: Machine | Any) -> Any:
+    """Recoil mass sqrt(max(m2Recoil, 0)).
+
+    Unlike basf2 ``mRecoil`` (which returns -sqrt(-m2) for m2 < 0) negative
+    squared masses are clipped to 0: use :func:`recoil_mass2` to keep them.
+
+    Examples:
+        >>> import vector
+        >>> from belleflow.beams import SUPERKEKB
+        >>> k = SUPERKEKB.ecms / 2  # a photon of E* = sqrt(s)/2 recoils against a massless system
+        >>> gamma = SUPERKEKB.to_lab(vector.obj(px=k, py=0.0, pz=0.0, E=k))
+        >>> round(float(recoil_mass(gamma, SUPERKEKB)), 6)
+        0.0
+        >>> gamma = SUPERKEKB.to_lab(vector.obj(px=0.0, py=0.0, pz=1.0, E=1.0))
+        >>> round(float(recoil_mass2(gamma, SUPERKEKB)), 6) == round(SUPERKEKB.ecms**2 - 2 * SUPERKEKB.ecms, 6)
+        True
+    """
+    return _sqrt0(recoil_mass2(p4, beam))
+
+
+def _sum_visible(visible: Any) -> tuple[Any, Any, Any, Any]:
+    comps = _components(visible)
+    if isinstance(visible, ak.Array) and visible.ndim > 1:
+        return (
+            ak.sum(comps[0], axis=-1),
+            ak.sum(comps[1], axis=-1),
+            ak.sum(comps[2], axis=-1),
+            ak.sum(comps[3], axis=-1),
+        )
+    return comps
+
+
+def missing_p4(visible: Any, beam: Machine | Any) -> Any:
+    """Missing four-momentum ``beam - sum(visible)`` in the lab.
+
+    ``visible`` is the visible four-momentum per event, or a jagged awkward
+    array of the visible particles of each event (summed over the last axis).
+    """
+    v = _sum_visible(visible)
+    b = _beam_components(beam)
+    return _build(_pick_template(visible, beam), *(b[i] - v[i] for i in range(4)))
+
+
+def missing_mass2(visible: Any, beam: Machine | Any) -> Any:
+    """Squared missing mass of ``beam - sum(visible)``."""
+    v = _sum_visible(visible)
+    b = _beam_components(beam)
+    return _m2(*(b[i] - v[i] for i in range(4)))
+
+
+def missing_energy_cm(visible: Any, beam: Machine | Any) -> Any:
+    """Missing energy in the CM frame, ``sqrt(s) - E*_visible``."""
+    v = _sum_visible(visible)
+    bc = _beam_components(beam)
+    lab_to_cm = _lab_to_cm(bc, None)
+    e_vis = _apply(lab_to_cm, v)[3]
+    return _sqrt0(_m2(*bc)) - e_vis
+
+
+def to_cm(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
+    """Transform lab four-vectors to the CM frame (+z along the e- beam).
+
+    Args:
+        p4: Lab four-vectors.
+        beam: A Machine (exact) or per-event beam four-momentum.
+        her_direction: For a per-event beam only: lab direction of the e- beam,
+            as a Machine (its HER four-momentum) or a 3-tuple; default lab +z.
+    """
+    if isinstance(beam, Machine):
+        _reference(beam, her_direction)  # rejects her_direction
+        return beam.to_cm(p4)
+    m = _lab_to_cm(_beam_components(beam), _reference(beam, her_direction))
+    return _build(_pick_template(p4, beam), *_apply(m, _components(p4)))
+
+
+def to_lab(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
+    """Inverse of :func:`to_cm`: CM four-vectors to the lab frame."""
+    if isinstance(beam, Machine):
+        _reference(beam, her_direction)
+        return beam.to_lab(p4)
+    m = _lab_to_cm(_beam_components(beam), _reference(beam, her_direction))
+    return _build(_pick_template(p4, beam), *_apply(_lorentz_inverse(m), _components(p4)))
+
+
+def cos_theta_cm(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
+    """Cosine of the CM polar angle to the e- beam axis."""
+    c = _components(to_cm(p4, beam, her_direction))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return c[2] / np.sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
+
+
+def theta_cm(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
+    """CM polar angle (rad) to the e- beam axis."""
+    c = _components(to_cm(p4, beam, her_direction))
+    return np.arctan2(np.sqrt(c[0] * c[0] + c[1] * c[1]), c[2])
+
+
+def p_cm(p4: Any, beam: Machine | Any) -> Any:
+    """Momentum magnitude in the CM frame."""
+    px, py, pz, _ = _boost_to_cm(p4, beam)
+    return np.sqrt(px * px + py * py + pz * pz)
+
+
+def mbc(p4_b: Any, beam: Machine | Any) -> Any:
+    """Beam-constrained mass ``sqrt(E*_beam^2 - |p*_B|^2)``, ``E*_beam = sqrt(s)/2``.
+
+    Clipped at 0 for unphysical candidates (basf2 returns a negative value).
+    """
+    px, py, pz, _ = _boost_to_cm(p4_b, beam)
+    e_beam = 0.5 * _sqrt0(_m2(*_beam_components(beam)))
+    return _sqrt0(e_beam * e_beam - (px * px + py * py + pz * pz))
+
+
+def delta_e(p4_b: Any, beam: Machine | Any) -> Any:
+    """Energy difference ``E*_B - sqrt(s)/2`` in the CM frame."""
+    e_cm = _boost_to_cm(p4_b, beam)[3]
+    return e_cm - 0.5 * _sqrt0(_m2(*_beam_components(beam)))
+
+
+def transverse_distance(x: Any, y: Any) -> Any:
+    """Distance of a vertex from the beam (z) axis, ``sqrt(x^2 + y^2)``."""
+    return np.sqrt(x * x + y * y)
+
+
+def cos_pointing_angle(x: Any, y: Any, z: Any, px: Any, py: Any, pz: Any) -> Any:
+    """Cosine of the angle between a vertex's momentum and its flight direction from the IP.
+
+    NaN for a vertex at the IP or a null momentum.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (x * px + y * py + z * pz) / np.sqrt(
+            (x * x + y * y + z * z) * (px * px + py * py + pz * pz)
+        )
+    return np.clip(cos, -1.0, 1.0)
+
+
+def flight_direction_angle(x: Any, y: Any, z: Any, px: Any, py: Any, pz: Any) -> Any:
+    """Angle (rad) between a vertex's momentum and its flight direction from the IP.
+
+    Examples:
+        >>> float(flight_direction_angle(1.0, 0.0, 0.0, 0.0, 2.0, 0.0))  # doctest: +ELLIPSIS
+        1.5707963...
+    """
+    return np.arccos(cos_pointing_angle(x, y, z, px, py, pz))
+
+
+@functools.cache
+def mass(particle: str | int) -> float:
+    """Mass in GeV from the ``particle`` package (PDG), by name or PDG id.
+
+    Raises:
+        ValueError: Unknown particle or no known mass.
+
+    Examples:
+        >>> round(mass("mu-"), 6)
+        0.105658
+        >>> mass(13) == mass("mu-")
+        True
+    """
+    try:
+        p = (
+            Particle.from_pdgid(particle)
+            if isinstance(particle, int)
+            else Particle.from_name(particle)
+        )
+    except (InvalidParticle, ParticleNotFound) as err:
+        msg = f"unknown particle {particle!r}"
+        raise ValueError(msg) from err
+    if p.mass is None:
+        msg = f"particle {particle!r} has no known mass"
+        raise ValueError(msg)
+    return float(p.mass) / 1000.0
+
+
+def with_mass(p4: Any, m: Any) -> Any:
+    """Same 3-momentum, energy recomputed for mass ``m`` (GeV; number or array).
+
+    Examples:
+        >>> import vector
+        >>> t = with_mass(vector.obj(px=0.0, py=0.0, pz=1.0, E=1.0), mass("mu-"))
+        >>> round(float(t.mass), 6)
+        0.105658
+    """
+    px, py, pz, _ = _components(p4)
+    return _build(p4, px, py, pz, np.sqrt(px * px + py * py + pz * pz + m * m))
