@@ -300,11 +300,26 @@ class Machine:
 
     def to_cm(self, p4: Any) -> Any:
         """Transform lab four-vectors to the CM frame (same container kind)."""
-        return _build(p4, *_apply(self.lab_to_cm_matrix.tolist(), _components(p4)))
+        return _transform(self.lab_to_cm_matrix, p4)
 
     def to_lab(self, p4: Any) -> Any:
         """Transform CM four-vectors to the lab frame (same container kind)."""
-        return _build(p4, *_apply(self.cm_to_lab_matrix.tolist(), _components(p4)))
+        return _transform(self.cm_to_lab_matrix, p4)
+
+
+def _transform(matrix: FloatArray, p4: Any) -> Any:
+    """Apply a constant 4x4 matrix to any supported four-vector container."""
+    if isinstance(p4, vector.VectorNumpy):
+        raw = np.asarray(p4)
+        dtype = raw.dtype
+        if dtype.names == ("x", "y", "z", "t") and all(dtype[i] == np.float64 for i in range(4)):
+            # Cartesian float64 storage: one (N, 4) @ (4, 4) product, no strided access.
+            cols = np.ascontiguousarray(raw).view(np.float64).reshape(-1, 4)
+            out = np.ascontiguousarray(cols @ matrix.T)
+            return vector.MomentumNumpy4D(out.view(dtype).reshape(raw.shape))
+        comps = tuple(np.ascontiguousarray(c) for c in _components(p4))
+        return _build(p4, *_apply(matrix.tolist(), (comps[0], comps[1], comps[2], comps[3])))
+    return _build(p4, *_apply(matrix.tolist(), _components(p4)))
 
 
 def _apply_arrays(
