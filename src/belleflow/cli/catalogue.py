@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, JustifyMethod
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from belleflow.catalogue import Catalogue, CatalogueError, SampleView, load_catalogue
+from belleflow.cli._console import console as _console
 
 __all__ = ["app", "show", "summary", "validate"]
 
@@ -118,7 +119,7 @@ def validate(
     catalogue = _load(path, data_root)
     views = catalogue.samples
     counts = {kind: sum(v.kind == kind for v in views) for kind in ("data", "simulation", "signal")}
-    console = Console()
+    console = _console()
     console.print(
         f"[bold]{catalogue.name}[/bold] ({path}): schema and semantics OK: "
         f"{counts['data']} data samples, {counts['simulation']} simulation samples, "
@@ -160,7 +161,7 @@ def show(
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
-    console = Console()
+    console = _console()
     scale = catalogue.scale
     table = Table(
         title=f"{catalogue.name}: samples (scale {scale:g}, data_root {catalogue.data_root})"
