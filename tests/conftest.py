@@ -115,7 +115,7 @@ def dask_client() -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             memory_limit="2GiB",
-            dashboard_address=None,
+            dashboard_address=":0",  # a random port: 8787 may be taken
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

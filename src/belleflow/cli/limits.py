@@ -1,0 +1,100 @@
+"""``belleflow limits``: CLs limits for channels of a run output directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["limits"]
+
+
+def _model_for(channel: str, run_dir: Path, model_file: Path | None) -> Any:
+    """StatModel from --model, else DIR/CHANNEL/stat_model.json, else the registered channel."""
+    from belleflow.limits import StatModel, resolve_model  # noqa: PLC0415 - fast --help
+
+    candidate = model_file or run_dir / channel / "stat_model.json"
+    if candidate.exists():
+        text = candidate.read_text()
+        if candidate.suffix in {".yaml", ".yml"}:
+            import yaml  # noqa: PLC0415
+
+            return StatModel.model_validate(yaml.safe_load(text))
+        return StatModel.model_validate(json.loads(text))
+    return resolve_model(channel)
+
+
+def limits(
+    channels: list[str] = typer.Argument(None, help="Channels to compute limits for."),  # noqa: B008
+    all_channels: bool = typer.Option(False, "--all", help="Every channel found in --in."),
+    run_dir: Path = typer.Option(..., "--in", help="Output directory of `belleflow run`."),  # noqa: B008
+    executor: str = typer.Option("inprocess", help="inprocess, local or dask."),
+    scheduler: str | None = typer.Option(None, help="Scheduler address for --executor dask."),
+    workers: int = typer.Option(2, help="Workers of a local cluster."),
+    cl: float | None = typer.Option(None, "--cl", help="Override the confidence level."),
+    model_file: Path | None = typer.Option(  # noqa: B008
+        None, "--model", help="StatModel JSON/YAML (one channel only)."
+    ),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Skip the Brazil plots."),
+) -> None:
+    """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots."""
+    from belleflow.limits import compute_limits_from_run  # noqa: PLC0415 - fast --help
+
+    console = Console()
+    names = list(channels or [])
+    if all_channels:
+        names = sorted(p.parent.name for p in run_dir.glob("*/histograms.json"))
+    if not names:
+        console.print("[red]give channel names or --all[/red]")
+        raise typer.Exit(2)
+    if model_file is not None and len(names) != 1:
+        console.print("[red]--model applies to exactly one channel[/red]")
+        raise typer.Exit(2)
+    if executor not in {"inprocess", "local", "dask"}:
+        console.print(f"[red]unknown executor {executor!r}[/red]")
+        raise typer.Exit(2)
+    client = None
+    if executor == "dask":
+        if scheduler is None:
+            console.print("[red]--executor dask needs --scheduler ADDRESS[/red]")
+            raise typer.Exit(2)
+        import distributed  # noqa: PLC0415
+
+        client = distributed.Client(scheduler)  # type: ignore[no-untyped-call]
+    try:
+        for name in names:
+            model = _model_for(name, run_dir, model_file)
+            result = compute_limits_from_run(
+                model,
+                run_dir,
+                client=client,
+                executor="inprocess" if executor == "dask" else executor,
+                n_workers=workers,
+                cl=cl,
+                plots=not no_plots,
+            )
+            table = Table(title=f"{name}: {result.model.cl:.0%} CL limits ({result.model.units})")
+            for column in ("mass [GeV]", "ctau [cm]", "method", "observed", "expected"):
+                table.add_column(column)
+            for p in result.converted[:: max(len(result.converted) // 10, 1)]:
+                table.add_row(
+                    f"{p['mass']:.4g}",
+                    f"{p['ctau']:g}",
+                    p["method"],
+                    f"{p['observed_converted']:.3g}",
+                    f"{p['expected_converted'][2]:.3g}",
+                )
+            console.print(table)
+            g = result.global_significance
+            console.print(
+                f"largest local excess Z = {g.z_local:.2f} at {g.mass:.4g} GeV; "
+                f"global Z = {g.z_global:.2f} ({g.method})"
+            )
+            console.print(f"wrote {', '.join(sorted(str(p) for p in result.files.values()))}")
+    finally:
+        if client is not None:
+            client.close()  # type: ignore[no-untyped-call]

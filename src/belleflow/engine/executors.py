@@ -1,0 +1,382 @@
+"""Executors: where chunks run, and what happens when one fails.
+
+``belleflow run --executor`` accepts:
+
+- ``iterative``: coffea ``IterativeExecutor`` (one process, easiest to debug);
+- ``futures``: coffea ``FuturesExecutor`` (a local process pool);
+- ``local`` (default): a Dask ``LocalCluster``, one single-threaded worker per core;
+- ``slurm``, ``lsf``, ``pbs``, ``htcondor``: dask-jobqueue clusters configured by
+  ``deploy/<name>.yaml`` (``lsf`` reads ``deploy/kekcc-lsf.yaml``), a file given
+  with ``--cluster-config`` and ``--set key=value`` overrides;
+- ``gateway``: a dask-gateway cluster (``deploy/gateway.yaml``);
+- ``tcp://host:port`` (or any scheduler address): an existing Dask scheduler.
+
+Failures: coffea's own retries are switched off and every chunk runs
+inside :class:`ChunkGuard`, which retries it (``retries`` times), counts the
+retries, and after the last attempt either raises :class:`ChunkError` naming
+the file and entry range, or (with ``skip_bad_files``) returns an output that
+records the failure and the events lost, so the report can list them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from coffea.processor import DaskExecutor, FuturesExecutor, IterativeExecutor
+from coffea.processor.executor import WorkItem
+
+from belleflow.processor import chunk_key
+
+__all__ = [
+    "BATCH_SYSTEMS",
+    "EXECUTORS",
+    "ChunkError",
+    "ChunkGuard",
+    "ClusterSpec",
+    "GuardedDaskExecutor",
+    "GuardedFuturesExecutor",
+    "GuardedIterativeExecutor",
+    "deploy_dir",
+    "job_script",
+    "load_cluster_spec",
+    "open_client",
+    "parse_adaptive",
+    "parse_overrides",
+]
+
+#: Batch systems and the deploy/ file each reads by default.
+BATCH_SYSTEMS: dict[str, str] = {
+    "slurm": "slurm.yaml",
+    "lsf": "kekcc-lsf.yaml",
+    "pbs": "pbs.yaml",
+    "htcondor": "htcondor.yaml",
+    "gateway": "gateway.yaml",
+}
+#: Executor names understood besides a scheduler address.
+EXECUTORS = ("iterative", "futures", "local", *BATCH_SYSTEMS)
+
+
+class ChunkError(RuntimeError):
+    """A chunk failed after all its attempts; the message names file and entries."""
+
+
+@dataclass
+class ChunkGuard:
+    """Wraps coffea's per-chunk function: retries, failure records, retry counts.
+
+    Args:
+        function: coffea's closure for one work item.
+        retries: Extra attempts after a failure.
+        skip_bad_files: Return a failure record instead of raising.
+    """
+
+    function: Callable[[Any], Any]
+    retries: int = 3
+    skip_bad_files: bool = False
+
+    def __call__(self, item: Any) -> Any:
+        # DaskExecutor passes (work item, heavy input) pairs.
+        work = item[0] if isinstance(item, tuple) else item
+        last: BaseException | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                out = self.function(item)
+            except Exception as err:  # noqa: BLE001 - any failure of a chunk is retried
+                last = err
+                continue
+            if attempt and isinstance(out, dict):
+                out["retries"] = {_describe(work): attempt}
+            return out
+        reason = _root_message(last)
+        where = _describe(work)
+        if not self.skip_bad_files:
+            msg = f"{where}: failed after {self.retries + 1} attempt(s): {reason}"
+            raise ChunkError(msg) from last
+        lost = work.entrystop - work.entrystart if isinstance(work, WorkItem) else 0
+        return {
+            "failures": {
+                where: {"reason": reason, "lost_events": lost, "attempts": self.retries + 1}
+            },
+        }
+
+
+def _describe(work: Any) -> str:
+    if isinstance(work, WorkItem):
+        return chunk_key(work.filename, work.entrystart, work.entrystop)
+    return repr(work)
+
+
+def _root_message(err: BaseException | None) -> str:
+    """The innermost cause: coffea wraps errors in generic ``Exception`` layers."""
+    if err is None:
+        return "unknown error"
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return f"{type(err).__name__}: {err}"
+
+
+@dataclass
+class _GuardMixin:
+    """Adds :class:`ChunkGuard` around the function coffea's executor maps."""
+
+    chunk_retries: int = 3
+    skip_bad_files: bool = False
+
+    def __call__(self, items: Any, function: Callable[[Any], Any], accumulator: Any) -> Any:
+        # Metadata fetching is not used (the engine plans itself) but stays unguarded.
+        if getattr(self, "function_name", None) != "get_metadata":
+            function = ChunkGuard(function, self.chunk_retries, self.skip_bad_files)
+        return super().__call__(items, function, accumulator)  # type: ignore[misc]
+
+
+@dataclass
+class GuardedIterativeExecutor(_GuardMixin, IterativeExecutor):  # type: ignore[misc]
+    """coffea ``IterativeExecutor`` with :class:`ChunkGuard` (``retries`` must stay 0)."""
+
+    retries: int = 0
+
+
+@dataclass
+class GuardedFuturesExecutor(_GuardMixin, FuturesExecutor):  # type: ignore[misc]
+    """coffea ``FuturesExecutor`` with :class:`ChunkGuard` (``retries`` must stay 0)."""
+
+    retries: int = 0
+
+
+@dataclass
+class GuardedDaskExecutor(_GuardMixin, DaskExecutor):  # type: ignore[misc]
+    """coffea ``DaskExecutor`` with :class:`ChunkGuard` (``retries`` must stay 0)."""
+
+    retries: int = 0
+
+
+# ---------------------------------------------------------------- clusters
+
+
+def deploy_dir() -> Path:
+    """The repository's ``deploy/`` folder (cluster configurations).
+
+    Like the demo catalogue, the files live in the source tree (and the
+    sdist), not in the wheel: with a wheel, pass ``--cluster-config``.
+    """
+    return Path(__file__).resolve().parents[3] / "deploy"
+
+
+@dataclass
+class ClusterSpec:
+    """A cluster configuration: ``deploy/*.yaml`` after overrides.
+
+    Attributes:
+        kind: ``slurm``, ``lsf``, ``pbs``, ``htcondor`` or ``gateway``.
+        cluster: Keyword arguments of the dask-jobqueue cluster class (or, for
+            the gateway, of ``Gateway.new_cluster``).
+        workers: Workers to start (``scale``), unless ``adapt`` is set.
+        adapt: ``{"minimum": n, "maximum": m}`` for adaptive scaling.
+        gateway: ``dask_gateway.Gateway`` arguments (gateway only).
+        source: The file the configuration came from.
+    """
+
+    kind: str
+    cluster: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    adapt: dict[str, int] | None = None
+    gateway: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["cluster.cores=4", "workers=10"]`` -> nested dict (values parsed as YAML).
+
+    Raises:
+        ValueError: For an item without ``=``.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            msg = f"--set expects key=value (dotted keys allowed), got {pair!r}"
+            raise ValueError(msg)
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_cluster_spec(
+    kind: str,
+    config: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
+) -> ClusterSpec:
+    """Read a cluster configuration.
+
+    Args:
+        kind: ``slurm``, ``lsf``, ``pbs``, ``htcondor`` or ``gateway``.
+        config: YAML file; default ``deploy/<kind>.yaml`` (see :data:`BATCH_SYSTEMS`).
+        overrides: ``key=value`` items (``--set``), dotted keys into the YAML.
+
+    Returns:
+        The :class:`ClusterSpec`.
+
+    Raises:
+        ValueError: Unknown kind, unreadable file, or a file for another kind.
+    """
+    if kind not in BATCH_SYSTEMS:
+        msg = f"unknown cluster kind {kind!r} (known: {', '.join(BATCH_SYSTEMS)})"
+        raise ValueError(msg)
+    path = Path(config) if config is not None else deploy_dir() / BATCH_SYSTEMS[kind]
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        msg = f"cluster configuration {path} cannot be read: {err}"
+        raise ValueError(msg) from err
+    document = _merge(document, parse_overrides(overrides))
+    declared = document.get("kind", kind)
+    if declared != kind:
+        msg = f"{path}: configures a {declared!r} cluster, not {kind!r}"
+        raise ValueError(msg)
+    unknown = set(document) - {"kind", "cluster", "workers", "adapt", "gateway"}
+    if unknown:
+        msg = f"{path}: unknown keys {sorted(unknown)} (allowed: kind, cluster, workers, adapt, gateway)"
+        raise ValueError(msg)
+    return ClusterSpec(
+        kind=kind,
+        cluster=dict(document.get("cluster") or {}),
+        workers=int(document.get("workers", 1)),
+        adapt=document.get("adapt"),
+        gateway=dict(document.get("gateway") or {}),
+        source=str(path),
+    )
+
+
+def _jobqueue_class(kind: str) -> Any:
+    # Imported here: dask-jobqueue is only needed for batch systems.
+    from dask_jobqueue.htcondor import HTCondorCluster  # noqa: PLC0415
+    from dask_jobqueue.lsf import LSFCluster  # noqa: PLC0415
+    from dask_jobqueue.pbs import PBSCluster  # noqa: PLC0415
+    from dask_jobqueue.slurm import SLURMCluster  # noqa: PLC0415
+
+    classes: dict[str, Any] = {
+        "slurm": SLURMCluster,
+        "lsf": LSFCluster,
+        "pbs": PBSCluster,
+        "htcondor": HTCondorCluster,
+    }
+    return classes[kind]
+
+
+def job_script(spec: ClusterSpec, scheduler: str = "tcp://127.0.0.1:8786") -> str:
+    """The batch job script a jobqueue cluster of this spec submits (no cluster needed).
+
+    Args:
+        spec: A batch-system spec (not the gateway).
+        scheduler: Scheduler address written into the worker command.
+    """
+    job_cls = _jobqueue_class(spec.kind).job_cls
+    return str(job_cls(scheduler=scheduler, name="belleflow-worker", **spec.cluster).job_script())
+
+
+def parse_adaptive(text: str) -> tuple[int, int]:
+    """``"MIN:MAX"`` -> ``(MIN, MAX)``.
+
+    Raises:
+        ValueError: If malformed or ``MIN > MAX``.
+    """
+    low, sep, high = text.partition(":")
+    try:
+        minimum, maximum = int(low), int(high)
+    except ValueError:
+        minimum = maximum = -1
+    if not sep or minimum < 0 or maximum < minimum or maximum == 0:
+        msg = f"--adaptive expects MIN:MAX with 0 <= MIN <= MAX, MAX > 0; got {text!r}"
+        raise ValueError(msg)
+    return minimum, maximum
+
+
+@contextlib.contextmanager
+def open_client(
+    executor: str,
+    *,
+    workers: int | None = None,
+    adaptive: tuple[int, int] | None = None,
+    cluster_config: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
+    echo: Callable[[str], None] = print,
+) -> Iterator[Any]:
+    """Start (and at the end stop) the Dask cluster an executor name asks for.
+
+    Args:
+        executor: ``local``, a batch system, ``gateway``, or a scheduler address.
+        workers: Workers to start (``local``: default one per core).
+        adaptive: ``(minimum, maximum)`` for adaptive scaling.
+        cluster_config: YAML overriding ``deploy/<kind>.yaml``.
+        overrides: ``--set`` items.
+        echo: Where to print the dashboard address.
+
+    Yields:
+        A connected ``distributed.Client``.
+    """
+    # distributed's Client and LocalCluster are untyped: handle the module as Any.
+    distributed: Any = importlib.import_module("distributed")
+
+    with contextlib.ExitStack() as stack:
+        if "://" in executor:
+            client = stack.enter_context(distributed.Client(executor))
+        elif executor == "local":
+            n = workers or os.cpu_count() or 1
+            cluster = stack.enter_context(
+                distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True)
+            )
+            if adaptive:
+                cluster.adapt(minimum=adaptive[0], maximum=adaptive[1])
+            client = stack.enter_context(distributed.Client(cluster))
+        elif executor == "gateway":
+            spec = load_cluster_spec("gateway", cluster_config, overrides)
+            from dask_gateway import Gateway  # noqa: PLC0415 - optional dependency
+
+            gateway = stack.enter_context(Gateway(**spec.gateway))
+            cluster = stack.enter_context(gateway.new_cluster(**spec.cluster))
+            _scale(cluster, spec, workers, adaptive)
+            client = stack.enter_context(cluster.get_client())
+        elif executor in BATCH_SYSTEMS:
+            spec = load_cluster_spec(executor, cluster_config, overrides)
+            cluster = stack.enter_context(_jobqueue_class(executor)(**spec.cluster))
+            _scale(cluster, spec, workers, adaptive)
+            client = stack.enter_context(distributed.Client(cluster))
+        else:
+            msg = f"unknown executor {executor!r}: use one of {', '.join(EXECUTORS)} or tcp://..."
+            raise ValueError(msg)
+        link = getattr(client, "dashboard_link", None)
+        if link:
+            echo(f"Dask dashboard: {link}")
+        yield client
+
+
+def _scale(
+    cluster: Any, spec: ClusterSpec, workers: int | None, adaptive: tuple[int, int] | None
+) -> None:
+    if adaptive is not None:
+        cluster.adapt(minimum=adaptive[0], maximum=adaptive[1])
+    elif workers is None and spec.adapt:
+        cluster.adapt(**spec.adapt)
+    else:
+        cluster.scale(workers or spec.workers)

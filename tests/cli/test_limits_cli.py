@@ -1,0 +1,64 @@
+"""``belleflow limits`` on a small synthetic run directory."""
+
+from __future__ import annotations
+
+import json
+
+import hist
+import numpy as np
+import uhi.io.json
+from hist.serialization import to_uhi
+from scipy.special import ndtr
+from typer.testing import CliRunner
+
+from belleflow.cli import app
+from belleflow.limits import Resolution, StatModel
+
+
+def _write_run(run_dir):
+    edges = np.linspace(1.0, 3.0, 81)
+    h = hist.Hist(
+        hist.axis.StrCategory(["data", "qq", "zp_m1.2_ctau0", "zp_m2.8_ctau0"], name="process"),
+        hist.axis.StrCategory(["nominal"], name="variation"),
+        hist.axis.Variable(edges, name="m_mumu"),
+        storage=hist.storage.Weight(),
+    )
+    view = h.view()
+    view["value"][1, 0] = np.full(80, 0.2)
+    for i, m in ((2, 1.2), (3, 2.8)):
+        view["value"][i, 0] = 50.0 * np.diff(ndtr((edges - m) / 0.05))
+    view["value"][0, 0] = np.random.default_rng(4).poisson(0.2, 80)
+    channel = run_dir / "toy_mumu"
+    channel.mkdir(parents=True)
+    # UHI JSON as the run engine writes it: numpy arrays through uhi's encoder.
+    encoded = json.dumps({"m_mumu": to_uhi(h)}, default=uhi.io.json.default)
+    (channel / "histograms.json").write_text(encoded)
+    (channel / "report.json").write_text(json.dumps({"luminosity_fb": 178.0}))
+    model = StatModel(
+        channel="toy_mumu",
+        observable="m_mumu",
+        mass_range=(1.5, 2.5),
+        scan_step=4.0,
+        resolution=Resolution(polynomial=[0.05]),
+        signal_model="zp",
+        cl=0.9,
+    )
+    (channel / "stat_model.json").write_text(model.model_dump_json())
+    return channel
+
+
+def test_limits_cli_writes_outputs(tmp_path) -> None:
+    channel = _write_run(tmp_path)
+    result = CliRunner().invoke(app, ["limits", "--all", "--in", str(tmp_path), "--cl", "0.95"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads((channel / "limits.json").read_text())
+    assert payload["cl"] == 0.95
+    assert payload["luminosity_fb"] == 178.0
+    assert payload["points"]
+    for name in ("limits.csv", "brazil.png", "brazil.pdf"):
+        assert (channel / name).exists()
+
+
+def test_limits_cli_needs_channels(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["limits", "--in", str(tmp_path)])
+    assert result.exit_code == 2

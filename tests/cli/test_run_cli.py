@@ -1,0 +1,122 @@
+"""``belleflow run`` end to end on fixture files and a temporary catalogue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from belleflow.cli import app
+from belleflow.engine import load_histograms
+
+CHANNEL_MODULE = """
+import awkward as ak
+import hist
+from belleflow.processor import Channel, ChannelProcessor
+
+
+class Dimuon(ChannelProcessor):
+    histograms = {"m_mumu": (hist.axis.Regular(30, 8.0, 13.0, name="m_mumu"),)}
+
+    def process_chunk(self, events, chunk):
+        muons = events.Track[events.Track.muonID > 0.0]
+        chunk.cut("two_muons", ak.num(muons) >= 2)
+        pair = muons[chunk.cutflow.selection][:, 0] + muons[chunk.cutflow.selection][:, 1]
+        chunk.fill("m_mumu", m_mumu=pair.mass)
+
+
+channel = Channel("dimuon", "test", "lowmult", ("Belle II",), Dimuon)
+"""
+
+CATALOGUE = """\
+name: cli-test
+data_root: .
+data:
+  - {name: b2data, experiment: Belle II, machine: SuperKEKB, ecms: 10.58, luminosity: 0.01,
+     luminosity_source: test}
+simulation:
+  - {name: b2mumu, process: mumu, stands_for: [b2data], events: 500}
+skims:
+  - {name: lowmult, processes: [mumu]}
+"""
+
+
+@pytest.fixture
+def setup(make_ntuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BELLEFLOW_CACHE", str(tmp_path / "cache"))
+    for folder, simulation in (("data/b2data", False), ("mc/b2mumu", True)):
+        (tmp_path / folder).mkdir(parents=True)
+        for i in range(2):
+            make_ntuple(f"{folder}/f{i}.root", n_events=150, seed=i + 5, simulation=simulation)
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text(CATALOGUE)
+    module = tmp_path / "dimuon_channel.py"
+    module.write_text(CHANNEL_MODULE)
+    return catalogue, f"{module}:channel"
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_run_end_to_end(setup: tuple[Path, str], tmp_path: Path) -> None:
+    catalogue, channel = setup
+    out = tmp_path / "out"
+    result = invoke(
+        "run", channel, "--catalogue", str(catalogue), "--executor", "iterative",
+        "--chunksize", "60", "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "dimuon: 600/600 events" in result.output  # type: ignore[attr-defined]
+    report = json.loads((out / "dimuon" / "report.json").read_text())
+    assert report["complete"] is True
+    assert report["executor"] == "iterative"
+    assert report["events"]["read"] == 600
+    assert "run" in report["command_line"] or report["command_line"]
+    histograms = load_histograms(out / "dimuon" / "histograms.json")
+    assert list(histograms["m_mumu"].axes["process"]) == ["data", "mumu"]
+    assert (out / "dimuon" / "histograms.root").is_file()
+
+    # A quick look is incomplete by choice: exit code 0, the report says so.
+    result = invoke(
+        "run", channel, "--catalogue", str(catalogue), "--executor", "iterative",
+        "--chunksize", "60", "--maxchunks", "1", "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0
+    report = json.loads((out / "dimuon" / "report.json").read_text())
+    assert report["incomplete_reason"] == "maxchunks (incomplete by choice)"
+
+
+def test_run_bad_file_exit_codes(setup: tuple[Path, str], tmp_path: Path) -> None:
+    catalogue, channel = setup
+    bad = tmp_path / "mc" / "b2mumu" / "f1.root"
+    bad.write_bytes(b"not a ROOT file")
+    args = ["run", channel, "--catalogue", str(catalogue), "--executor", "iterative"]
+    args += ["--out", str(tmp_path / "out"), "--no-progress"]
+    result = invoke(*args)
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert str(bad) in result.output  # type: ignore[attr-defined]
+    result = invoke(*args, "--skip-bad-files")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    report = json.loads((tmp_path / "out" / "dimuon" / "report.json").read_text())
+    assert report["complete"] is False
+    assert report["incomplete_reason"] == "skip-bad-files (incomplete by choice)"
+    assert report["bad_files"][0]["path"] == str(bad)
+
+
+def test_run_usage_errors(setup: tuple[Path, str]) -> None:
+    catalogue, channel = setup
+    assert invoke("run").exit_code == 2  # type: ignore[attr-defined]
+    result = invoke("run", channel, "--catalogue", str(catalogue), "--adaptive", "5")
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert "MIN:MAX" in result.output  # type: ignore[attr-defined]
+    result = invoke("run", "no_such_channel", "--catalogue", str(catalogue))
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+
+
+def test_run_help() -> None:
+    result = invoke("run", "--help")
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    assert "--skip-bad-files" in result.output  # type: ignore[attr-defined]
