@@ -13,9 +13,9 @@ from rich.table import Table
 __all__ = ["limits"]
 
 
-def _model_for(channel: str, run_dir: Path, model_file: Path | None) -> Any:
-    """StatModel from --model, else DIR/CHANNEL/stat_model.json, else the registered channel."""
-    from belleflow.limits import StatModel, resolve_model  # noqa: PLC0415 - fast --help
+def _models_for(channel: str, run_dir: Path, model_file: Path | None) -> list[Any]:
+    """StatModels from --model, else DIR/CHANNEL/stat_model.json, else the registered channel."""
+    from belleflow.limits import StatModel, resolve_models  # noqa: PLC0415 - fast --help
 
     candidate = model_file or run_dir / channel / "stat_model.json"
     if candidate.exists():
@@ -23,9 +23,9 @@ def _model_for(channel: str, run_dir: Path, model_file: Path | None) -> Any:
         if candidate.suffix in {".yaml", ".yml"}:
             import yaml  # noqa: PLC0415
 
-            return StatModel.model_validate(yaml.safe_load(text))
-        return StatModel.model_validate(json.loads(text))
-    return resolve_model(channel)
+            return [StatModel.model_validate(yaml.safe_load(text))]
+        return [StatModel.model_validate(json.loads(text))]
+    return resolve_models(channel)
 
 
 def limits(
@@ -42,7 +42,7 @@ def limits(
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the Brazil plots."),
 ) -> None:
     """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots."""
-    from belleflow.limits import compute_limits_from_run  # noqa: PLC0415 - fast --help
+    from belleflow.limits import compute_channel_limits  # noqa: PLC0415 - fast --help
 
     console = Console()
     names = list(channels or [])
@@ -67,34 +67,40 @@ def limits(
         client = distributed.Client(scheduler)  # type: ignore[no-untyped-call]
     try:
         for name in names:
-            model = _model_for(name, run_dir, model_file)
-            result = compute_limits_from_run(
-                model,
+            results = compute_channel_limits(
+                name,
                 run_dir,
+                models=_models_for(name, run_dir, model_file),
                 client=client,
                 executor="inprocess" if executor == "dask" else executor,
                 n_workers=workers,
                 cl=cl,
                 plots=not no_plots,
             )
-            table = Table(title=f"{name}: {result.model.cl:.0%} CL limits ({result.model.units})")
-            for column in ("mass [GeV]", "ctau [cm]", "method", "observed", "expected"):
-                table.add_column(column)
-            for p in result.converted[:: max(len(result.converted) // 10, 1)]:
-                table.add_row(
-                    f"{p['mass']:.4g}",
-                    f"{p['ctau']:g}",
-                    p["method"],
-                    f"{p['observed_converted']:.3g}",
-                    f"{p['expected_converted'][2]:.3g}",
-                )
-            console.print(table)
-            g = result.global_significance
-            console.print(
-                f"largest local excess Z = {g.z_local:.2f} at {g.mass:.4g} GeV; "
-                f"global Z = {g.z_global:.2f} ({g.method})"
-            )
-            console.print(f"wrote {', '.join(sorted(str(p) for p in result.files.values()))}")
+            for result in results:
+                _print_result(console, name, result)
     finally:
         if client is not None:
             client.close()  # type: ignore[no-untyped-call]
+
+
+def _print_result(console: Any, name: str, result: Any) -> None:
+    """Print one statistical model's limits and where they were written."""
+    table = Table(title=f"{name}: {result.model.cl:.0%} CL limits ({result.model.units})")
+    for column in ("mass [GeV]", "ctau [cm]", "method", "observed", "expected"):
+        table.add_column(column)
+    for p in result.converted[:: max(len(result.converted) // 10, 1)]:
+        table.add_row(
+            f"{p['mass']:.4g}",
+            f"{p['ctau']:g}",
+            p["method"],
+            f"{p['observed_converted']:.3g}",
+            f"{p['expected_converted'][2]:.3g}",
+        )
+    console.print(table)
+    g = result.global_significance
+    console.print(
+        f"largest local excess Z = {g.z_local:.2f} at {g.mass:.4g} GeV; "
+        f"global Z = {g.z_global:.2f} ({g.method})"
+    )
+    console.print(f"wrote {', '.join(sorted(str(p) for p in result.files.values()))}")

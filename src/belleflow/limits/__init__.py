@@ -13,10 +13,12 @@ from __future__ import annotations
 from belleflow.limits.api import (
     LimitResult,
     build_hypotheses,
+    compute_channel_limits,
     compute_limits,
     compute_limits_from_run,
     load_run_histograms,
     resolve_model,
+    resolve_models,
 )
 from belleflow.limits.calculators import (
     AsymptoticCalculator,
@@ -63,6 +65,7 @@ __all__ = [
     "build_hypotheses",
     "build_hypothesis",
     "choose_method",
+    "compute_channel_limits",
     "compute_limits",
     "compute_limits_from_run",
     "convert",
@@ -72,6 +75,7 @@ __all__ = [
     "load_run_histograms",
     "register_coupling",
     "resolve_model",
+    "resolve_models",
     "run_scan",
     "toys_upper_limit",
 ]

@@ -83,23 +83,42 @@ class LimitResult:
         }
 
 
-def resolve_model(channel_or_model: Any) -> StatModel:
-    """A StatModel from a StatModel, a channel (``.stat_model``) or a registered channel name."""
+def resolve_models(channel_or_model: Any) -> list[StatModel]:
+    """Every StatModel a channel declares.
+
+    Accepts a StatModel, a channel (its ``statistical_model``: one model, or a
+    mapping or sequence of them, e.g. one per signal model) or a registered
+    channel name.
+    """
     if isinstance(channel_or_model, StatModel):
-        return channel_or_model
+        return [channel_or_model]
     if isinstance(channel_or_model, str):
         from belleflow.channels import load_channel  # noqa: PLC0415 - entry points on demand
 
         channel_or_model = load_channel(channel_or_model)
-    declared = getattr(channel_or_model, "stat_model", None)
+    declared = getattr(channel_or_model, "statistical_model", None)
     if callable(declared):
         declared = declared()
     if isinstance(declared, StatModel):
-        return declared
+        return [declared]
+    if isinstance(declared, Mapping) and "channel" in declared:
+        return [StatModel.model_validate(declared)]
     if isinstance(declared, Mapping):
-        return StatModel.model_validate(declared)
-    msg = f"{channel_or_model!r} declares no statistical model ('stat_model' attribute)"
+        declared = list(declared.values())
+    if isinstance(declared, list | tuple) and declared:
+        return [d if isinstance(d, StatModel) else StatModel.model_validate(d) for d in declared]
+    msg = f"{channel_or_model!r} declares no statistical model ('statistical_model' attribute)"
     raise TypeError(msg)
+
+
+def resolve_model(channel_or_model: Any) -> StatModel:
+    """The one StatModel of a channel; an error if it declares several."""
+    models = resolve_models(channel_or_model)
+    if len(models) > 1:
+        names = ", ".join(m.signal_model for m in models)
+        msg = f"{channel_or_model!r} declares several statistical models ({names}): pick one"
+        raise ValueError(msg)
+    return models[0]
 
 
 def _tables(model: StatModel, histograms: Mapping[str, Any]) -> dict[str, HistogramTable]:
@@ -321,3 +340,26 @@ def compute_limits_from_run(
     kwargs.setdefault("luminosity_fb", _luminosity_from_report(run / model.channel / "report.json"))
     kwargs.setdefault("out_dir", run / model.channel)
     return compute_limits(model, histograms, **kwargs)
+
+
+def compute_channel_limits(
+    channel: str, run_dir: str | Path, *, models: Sequence[StatModel] | None = None, **kwargs: Any
+) -> list[LimitResult]:
+    """Limits of every statistical model of a channel, from a ``belleflow run`` output.
+
+    One model writes into ``run_dir/<channel>/``; several (one per signal
+    model) each into ``run_dir/<channel>/<signal model>/``.
+
+    Args:
+        channel: Channel name (its folder in ``run_dir``).
+        run_dir: Output folder of ``belleflow run``.
+        models: The models (default: those the registered channel declares).
+        **kwargs: Passed to :func:`compute_limits`.
+    """
+    run = Path(run_dir)
+    chosen = list(models) if models is not None else resolve_models(channel)
+    results = []
+    for model in chosen:
+        out_dir = run / channel if len(chosen) == 1 else run / channel / model.signal_model
+        results.append(compute_limits_from_run(model, run, out_dir=out_dir, **kwargs))
+    return results

@@ -1,0 +1,85 @@
+"""``belleflow demo``: the main job on the embedded default catalogue."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from belleflow.cli._console import console
+
+__all__ = ["demo"]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if math.isfinite(value) else "-"
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder of the run and the limits.")] = Path(
+        "belleflow-demo"
+    ),
+    catalogue: Annotated[
+        Path | None, typer.Option(help="Catalogue (default: the embedded datasets/demo.yaml).")
+    ] = None,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(help="Where the ntuples are generated (default: <cache>/demo-data)."),
+    ] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option("--channel", help="Only these channels (repeatable).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Dask workers (default: cores).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic production.")] = 0,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Generate the demo ntuples if missing, run every channel, compute limits, summarise."""
+    from belleflow.demo import run_demo  # noqa: PLC0415 - keep --help fast
+
+    out_console = console()
+    result = run_demo(
+        catalogue=catalogue,
+        data_root=data_root,
+        out=out,
+        channels=channel,
+        workers=workers,
+        seed=seed,
+        progress=progress,
+        echo=out_console.print,
+    )
+    table = Table(title="belleflow demo: limits per channel and signal model")
+    for column in (
+        "channel",
+        "signal model",
+        "mass range [GeV]",
+        "limit on",
+        "CL",
+        "expected best / worst",
+        "observed best / worst",
+        "max local Z (at GeV)",
+    ):
+        table.add_column(column)
+    for row in result.rows:
+        table.add_row(
+            row.channel,
+            row.signal_model,
+            f"{row.mass_range[0]:.3g}-{row.mass_range[1]:.3g}",
+            row.units,
+            f"{row.cl:.0%}",
+            f"{_fmt(row.expected_best)} / {_fmt(row.expected_worst)}",
+            f"{_fmt(row.observed_best)} / {_fmt(row.observed_worst)}",
+            f"{row.max_local_z:.2f} ({row.max_local_z_mass:.3g})",
+        )
+    out_console.print(table)
+    timings = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
+    out_console.print(f"times: {timings}")
+    out_console.print(
+        f"histograms, reports, limits.json/csv and Brazil plots (brazil.png/pdf): {out.resolve()}/<channel>/"
+    )
+    out_console.print(f"synthetic ntuples (kept for the next run): {result.data_root}")
+    if not result.complete:
+        out_console.print("[red]the run is incomplete: see the report.json files[/red]")
+        raise typer.Exit(1)
