@@ -22,7 +22,8 @@ import numpy as np
 import uproot
 
 from belleflow.beams import get_machine
-from belleflow.generation import GeneratorContext, registered_generators
+from belleflow.generation import GeneratorContext
+from belleflow.generation.production import load_generators
 from belleflow.generation.detector import simulate
 from belleflow.ntuple import TREE_NAME, FileMetadata, write_ntuple
 
@@ -33,7 +34,7 @@ BASKETS = [20_000, 100_000, 400_000]
 def _events(n: int) -> dict[str, Any]:
     """A realistic mixture: a third each of uubar, tautau and mumu events."""
     machine = get_machine("SuperKEKB")
-    generators = registered_generators()
+    generators = load_generators()
     parts = []
     for i, process in enumerate(("uubar", "tautau", "mumu")):
         rng = np.random.default_rng(i)

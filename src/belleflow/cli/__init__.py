@@ -9,7 +9,10 @@ from __future__ import annotations
 import typer
 
 from belleflow import __version__
-from belleflow.cli import catalogue, channels
+from belleflow.cli import catalogue, channels, demo, train
+from belleflow.cli import generate as generate_cli
+from belleflow.cli import limits as limits_cli
+from belleflow.cli import run as run_cli
 
 __all__ = ["app", "main"]
 
@@ -21,6 +24,11 @@ app = typer.Typer(
 )
 app.add_typer(catalogue.app, name="catalogue", help="Inspect and validate dataset catalogues.")
 app.command("channels")(channels.list_channels)
+app.command("demo")(demo.demo)
+app.command("generate")(generate_cli.generate)
+app.command("limits")(limits_cli.limits)
+app.command("run")(run_cli.run)
+app.command("train")(train.train)
 
 
 def _version(value: bool) -> None:
@@ -31,7 +39,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(  # noqa: ARG001 - handled eagerly by the callback
+    version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:

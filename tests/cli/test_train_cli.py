@@ -1,0 +1,61 @@
+"""``belleflow train``: a quick training of the four-muon classifier."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from belleflow.cli import app
+from belleflow.training.evaluate import load_model
+from belleflow.training.trainer import TrainingSpec
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "processors"))
+four_muon = pytest.importorskip("belleflow_channels.four_muon")
+
+
+@pytest.mark.slow  # generation and two fits: about 15 s idle, much more on a loaded machine
+def test_train_writes_portable_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A small training: one mass of each model, the main background.
+    spec = TrainingSpec(
+        version=7,
+        signal_masses=(2.0,),
+        backgrounds=("mumumumu",),
+        signal_events=200,
+        background_events=400,
+    )
+    monkeypatch.setattr(four_muon, "TRAINING", spec)
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "four_muon",
+            "--catalogue",
+            str(REPO / "datasets" / "belleflow.yaml"),
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "ROC AUC" in result.output
+    path = tmp_path / "four_muon-v7.json"
+    document = json.loads(path.read_text())
+    assert document["channel"] == "four_muon"
+    assert document["training"]["chosen"] in {"gradient_boosting", "mlp"}
+    assert set(document["training"]["roc_auc"]) == {"gradient_boosting", "mlp"}
+    assert "pickle" not in path.read_text()
+    clf = load_model(path)
+    assert clf.features == four_muon.FEATURES
+    score = clf.predict(np.zeros((3, len(clf.features))))
+    assert np.all((score >= 0) & (score <= 1))
+
+
+def test_unknown_channel_fails_cleanly() -> None:
+    result = CliRunner().invoke(app, ["train", "no_such_channel"])
+    assert result.exit_code == 1
+    assert "unknown channel" in result.output
