@@ -237,5 +237,5 @@ channel = Channel(
     skim="lowmult",
     experiments=("Belle II",),
     processor_class=MuMuTauTauProcessor,
-    statistical_model=STAT_MODELS["zprime_mumu_tautau"],
+    statistical_model=STAT_MODELS,
 )

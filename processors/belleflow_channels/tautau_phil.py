@@ -144,7 +144,9 @@ def candidates(tracks: Any, beam: Any) -> dict[str, Any]:
     }
 
 
-#: Classifier inputs per candidate (the dilepton mass itself is not one).
+#: Classifier inputs per candidate. Neither the dilepton mass (it would sculpt
+#: the background) nor the legs' impact parameters (the training signal is
+#: prompt; the displaced points must not be rejected for being displaced).
 FEATURES = (
     "missing_mass",
     "missing_cos_theta_cm",
@@ -155,7 +157,6 @@ FEATURES = (
     "rest_p_cm",
     "min_tau_angle",
     "min_lepton_p",
-    "max_lepton_dr",
     "event_pt",
 )
 
@@ -232,7 +233,6 @@ def _feature_matrix(found: dict[str, Any], beam: Any, her: Any) -> Any:
         "rest_p_cm": rest_cm.p,
         "min_tau_angle": min_angle,
         "min_lepton_p": p_legs,
-        "max_lepton_dr": np.maximum(abs(pairs.positive.dr), abs(pairs.negative.dr)),
         "event_pt": np.hypot(total.px, total.py),
     }
     template = found["m_ll"]
@@ -366,5 +366,5 @@ channel = Channel(
     skim="lowmult",
     experiments=("Belle",),
     processor_class=TauTauPhiLProcessor,
-    statistical_model=STAT_MODEL,
+    statistical_model={"prompt": STAT_MODEL, "displaced": STAT_MODEL_DISPLACED},
 )

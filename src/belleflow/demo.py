@@ -54,6 +54,7 @@ class SummaryRow:
     max_local_z: float
     max_local_z_mass: float
     directory: Path
+    blinded: bool
 
 
 @dataclass
@@ -65,6 +66,7 @@ class DemoResult:
     out: Path
     rows: list[SummaryRow] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
     complete: bool = True
 
 
@@ -84,7 +86,12 @@ def _data_root(path: Path) -> Iterator[None]:
 
 def _summary(channel: str, result: Any, directory: Path) -> SummaryRow:
     points = result.converted
-    observed = [p["observed_converted"] for p in points if math.isfinite(p["observed_converted"])]
+    # A blinded scan has no observation: its "observed" limits are Asimov ones.
+    observed = (
+        []
+        if result.model.blinded
+        else [p["observed_converted"] for p in points if math.isfinite(p["observed_converted"])]
+    )
     expected = [
         p["expected_converted"][2] for p in points if math.isfinite(p["expected_converted"][2])
     ]
@@ -103,6 +110,7 @@ def _summary(channel: str, result: Any, directory: Path) -> SummaryRow:
         max_local_z=g.z_local,
         max_local_z_mass=g.mass,
         directory=directory,
+        blinded=result.model.blinded,
     )
 
 
@@ -157,7 +165,6 @@ def run_demo(
         ) as cluster,
         distributed.Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
-        echo(f"Dask dashboard: {client.dashboard_link}")
         start = time.perf_counter()
         run = run_channels(
             names,
@@ -172,7 +179,12 @@ def run_demo(
         result.complete = run.complete
         start = time.perf_counter()
         for name in names:
-            for limits in compute_channel_limits(name, out_dir, client=client):
-                result.rows.append(_summary(name, limits, out_dir / name))
+            try:
+                for limits in compute_channel_limits(name, out_dir, client=client):
+                    result.rows.append(_summary(name, limits, out_dir / name))
+            except (ValueError, TypeError, OSError) as err:
+                # One channel's statistics must not hide the others' results.
+                result.failures[name] = f"{type(err).__name__}: {err}"
+                echo(f"{name}: limits failed: {err}")
         result.timings["limits"] = time.perf_counter() - start
     return result

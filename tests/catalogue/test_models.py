@@ -223,6 +223,20 @@ def test_duplicate_skim() -> None:
     assert "duplicate skim name 'lowmult'" in problems_of(document)
 
 
+def test_skim_with_unknown_data_sample() -> None:
+    document = minimal()
+    document["skims"][0]["data"] = ["b2_4S", "b2_5S"]
+    assert "data: unknown data sample(s) ['b2_5S']" in problems_of(document)
+
+
+def test_skim_restricted_to_some_data() -> None:
+    document = minimal()
+    document["skims"][0]["data"] = ["b2_4S"]
+    names = {v.name for v in Catalogue.model_validate(document).skim("lowmult")}
+    assert "b2_4S" in names
+    assert "b1_4S" not in names
+
+
 # -------------------------------------------------------------------- views
 
 

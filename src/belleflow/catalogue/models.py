@@ -256,19 +256,21 @@ class SignalSample(_Model):
 class Skim(_Model):
     """A skim: a selection the production applies, and the samples it contains.
 
-    Data samples are always part of a skim.
-
     Attributes:
         name: Unique skim name.
         description: What the skim keeps.
         processes: Simulation processes in the skim.
         channels: Channels whose signal samples are in the skim.
+        data: Data samples in the skim; empty for all of them. A channel
+            should read only data that its simulation stands for, or the
+            unmodelled data shows up as an excess.
     """
 
     name: Name
     description: str = ""
     processes: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=list)
+    data: list[str] = Field(default_factory=list)
 
     @field_validator("processes")
     @classmethod
@@ -497,6 +499,9 @@ class Catalogue(_Model):
                     )
                 )
             skim_names.setdefault(k.name, i)
+            unknown = [name for name in k.data if name not in data_by_name]
+            if unknown:
+                problems.append((where, f"data: unknown data sample(s) {unknown}"))
         return problems
 
     # --------------------------------------------------------------- resolving
@@ -745,18 +750,18 @@ class Catalogue(_Model):
     # ------------------------------------------------------------------ queries
 
     def skim(self, name: str) -> list[SampleView]:
-        """Samples in a skim: all data, the simulation of its processes, its channels' signals.
+        """Samples in a skim: its data, the simulation of its processes, its channels' signals.
 
         Raises:
             CatalogueError: If there is no such skim.
         """
         for k in self.skims:
             if k.name == name:
-                processes, channels = set(k.processes), set(k.channels)
+                processes, channels, data = set(k.processes), set(k.channels), set(k.data)
                 return [
                     v
                     for v in self.iter_samples()
-                    if v.kind == "data"
+                    if (v.kind == "data" and (not data or v.name in data))
                     or (v.kind == "simulation" and v.process in processes)
                     or (v.kind == "signal" and v.channel in channels)
                 ]

@@ -70,8 +70,8 @@ def demo(
             row.units,
             f"{row.cl:.0%}",
             f"{_fmt(row.expected_best)} / {_fmt(row.expected_worst)}",
-            f"{_fmt(row.observed_best)} / {_fmt(row.observed_worst)}",
-            f"{row.max_local_z:.2f} ({row.max_local_z_mass:.3g})",
+            "blinded" if row.blinded else f"{_fmt(row.observed_best)} / {_fmt(row.observed_worst)}",
+            "blinded" if row.blinded else f"{row.max_local_z:.2f} ({row.max_local_z_mass:.3g})",
         )
     out_console.print(table)
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
@@ -80,6 +80,9 @@ def demo(
         f"histograms, reports, limits.json/csv and Brazil plots (brazil.png/pdf): {out.resolve()}/<channel>/"
     )
     out_console.print(f"synthetic ntuples (kept for the next run): {result.data_root}")
+    for name, problem in result.failures.items():
+        out_console.print(f"[red]{name}: no limits ({problem})[/red]")
     if not result.complete:
         out_console.print("[red]the run is incomplete: see the report.json files[/red]")
+    if result.failures or not result.complete:
         raise typer.Exit(1)

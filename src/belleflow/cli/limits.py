@@ -13,7 +13,7 @@ from rich.table import Table
 __all__ = ["limits"]
 
 
-def _models_for(channel: str, run_dir: Path, model_file: Path | None) -> list[Any]:
+def _models_for(channel: str, run_dir: Path, model_file: Path | None) -> dict[str, Any]:
     """StatModels from --model, else DIR/CHANNEL/stat_model.json, else the registered channel."""
     from belleflow.limits import StatModel, resolve_models  # noqa: PLC0415 - fast --help
 
@@ -23,8 +23,10 @@ def _models_for(channel: str, run_dir: Path, model_file: Path | None) -> list[An
         if candidate.suffix in {".yaml", ".yml"}:
             import yaml  # noqa: PLC0415
 
-            return [StatModel.model_validate(yaml.safe_load(text))]
-        return [StatModel.model_validate(json.loads(text))]
+            model = StatModel.model_validate(yaml.safe_load(text))
+        else:
+            model = StatModel.model_validate(json.loads(text))
+        return {model.signal_model: model}
     return resolve_models(channel)
 
 

@@ -83,15 +83,15 @@ class LimitResult:
         }
 
 
-def resolve_models(channel_or_model: Any) -> list[StatModel]:
-    """Every StatModel a channel declares.
+def resolve_models(channel_or_model: Any) -> dict[str, StatModel]:
+    """Every StatModel a channel declares, by name.
 
     Accepts a StatModel, a channel (its ``statistical_model``: one model, or a
-    mapping or sequence of them, e.g. one per signal model) or a registered
-    channel name.
+    mapping of names to models, e.g. one per signal model or lifetime regime)
+    or a registered channel name. A lone model is named after its signal model.
     """
     if isinstance(channel_or_model, StatModel):
-        return [channel_or_model]
+        return {channel_or_model.signal_model: channel_or_model}
     if isinstance(channel_or_model, str):
         from belleflow.channels import load_channel  # noqa: PLC0415 - entry points on demand
 
@@ -99,14 +99,15 @@ def resolve_models(channel_or_model: Any) -> list[StatModel]:
     declared = getattr(channel_or_model, "statistical_model", None)
     if callable(declared):
         declared = declared()
-    if isinstance(declared, StatModel):
-        return [declared]
     if isinstance(declared, Mapping) and "channel" in declared:
-        return [StatModel.model_validate(declared)]
-    if isinstance(declared, Mapping):
-        declared = list(declared.values())
-    if isinstance(declared, list | tuple) and declared:
-        return [d if isinstance(d, StatModel) else StatModel.model_validate(d) for d in declared]
+        declared = StatModel.model_validate(declared)
+    if isinstance(declared, StatModel):
+        return {declared.signal_model: declared}
+    if isinstance(declared, Mapping) and declared:
+        return {
+            str(name): m if isinstance(m, StatModel) else StatModel.model_validate(m)
+            for name, m in declared.items()
+        }
     msg = f"{channel_or_model!r} declares no statistical model ('statistical_model' attribute)"
     raise TypeError(msg)
 
@@ -115,10 +116,9 @@ def resolve_model(channel_or_model: Any) -> StatModel:
     """The one StatModel of a channel; an error if it declares several."""
     models = resolve_models(channel_or_model)
     if len(models) > 1:
-        names = ", ".join(m.signal_model for m in models)
-        msg = f"{channel_or_model!r} declares several statistical models ({names}): pick one"
+        msg = f"{channel_or_model!r} declares several statistical models ({', '.join(models)})"
         raise ValueError(msg)
-    return models[0]
+    return next(iter(models.values()))
 
 
 def _tables(model: StatModel, histograms: Mapping[str, Any]) -> dict[str, HistogramTable]:
@@ -154,6 +154,34 @@ def _signals(model: StatModel, tables: Mapping[str, HistogramTable]) -> dict[str
     return libraries
 
 
+def _covered(model: StatModel, signals: Mapping[str, SignalLibrary]) -> list[float]:
+    """The declared scan masses where every sub-channel has signal templates.
+
+    A channel may declare the paper's range while its generated grid is
+    narrower; the scan stops at the grid rather than extrapolate the signal.
+    """
+    low = max(lib.mass_coverage[0] for lib in signals.values())
+    high = min(lib.mass_coverage[1] for lib in signals.values())
+    masses = model.hypothesis_masses()
+    kept = [m for m in masses if low <= m <= high]
+    if len(kept) < len(masses):
+        log.info(
+            "%s/%s: scanning %g-%g GeV, where signal was generated (declared %g-%g GeV)",
+            model.channel,
+            model.signal_model,
+            low,
+            high,
+            *model.mass_range,
+        )
+    if not kept:
+        msg = (
+            f"{model.channel}/{model.signal_model}: no declared mass in {model.mass_range} "
+            f"lies within the generated signal grid [{low:g}, {high:g}] GeV"
+        )
+        raise ValueError(msg)
+    return kept
+
+
 def build_hypotheses(
     model: StatModel,
     histograms: Mapping[str, Any],
@@ -165,7 +193,8 @@ def build_hypotheses(
     signals = _signals(model, tables)
     if ctaus is None:
         ctaus = model.ctau_values or next(iter(signals.values())).ctaus
-    masses = model.hypothesis_masses() if masses is None else list(masses)
+    if masses is None:
+        masses = _covered(model, signals)
     return [
         build_hypothesis(model, tables, signals, float(m), float(c)) for c in ctaus for m in masses
     ]
@@ -321,6 +350,14 @@ def _luminosity_from_report(path: Path) -> float | None:
     return total or None
 
 
+def _run_was_blinded(path: Path) -> bool:
+    """Whether ``belleflow run`` kept data out of the signal windows (not ``--unblind``)."""
+    if not path.exists():
+        return False
+    configuration = json.loads(path.read_text()).get("configuration", {})
+    return not bool(configuration.get("unblind", False))
+
+
 def compute_limits_from_run(
     channel_or_model: Any, run_dir: str | Path, **kwargs: Any
 ) -> LimitResult:
@@ -332,6 +369,11 @@ def compute_limits_from_run(
     """
     model = resolve_model(channel_or_model)
     run = Path(run_dir)
+    if not model.blinded and _run_was_blinded(run / model.channel / "report.json"):
+        # Data in the signal windows was never filled: fitting the empty bins
+        # would pass off a blinded run as an observation. Use Asimov data.
+        log.info("%s: the run is blinded; limits use Asimov data", model.channel)
+        model = model.model_copy(update={"blinded": True})
     histograms: dict[str, Any] = {}
     for sub in model.subchannels_or_default():
         source = sub.source or sub.name
@@ -343,23 +385,27 @@ def compute_limits_from_run(
 
 
 def compute_channel_limits(
-    channel: str, run_dir: str | Path, *, models: Sequence[StatModel] | None = None, **kwargs: Any
+    channel: str,
+    run_dir: str | Path,
+    *,
+    models: Mapping[str, StatModel] | None = None,
+    **kwargs: Any,
 ) -> list[LimitResult]:
     """Limits of every statistical model of a channel, from a ``belleflow run`` output.
 
-    One model writes into ``run_dir/<channel>/``; several (one per signal
-    model) each into ``run_dir/<channel>/<signal model>/``.
+    One model writes into ``run_dir/<channel>/``; several each into
+    ``run_dir/<channel>/<model name>/``.
 
     Args:
         channel: Channel name (its folder in ``run_dir``).
         run_dir: Output folder of ``belleflow run``.
-        models: The models (default: those the registered channel declares).
+        models: The models by name (default: those the registered channel declares).
         **kwargs: Passed to :func:`compute_limits`.
     """
     run = Path(run_dir)
-    chosen = list(models) if models is not None else resolve_models(channel)
+    chosen = dict(models) if models is not None else resolve_models(channel)
     results = []
-    for model in chosen:
-        out_dir = run / channel if len(chosen) == 1 else run / channel / model.signal_model
+    for name, model in chosen.items():
+        out_dir = run / channel if len(chosen) == 1 else run / channel / name
         results.append(compute_limits_from_run(model, run, out_dir=out_dir, **kwargs))
     return results

@@ -197,6 +197,13 @@ class SignalLibrary:
         """Generated lifetimes, sorted."""
         return sorted(self.grids)
 
+    @property
+    def mass_coverage(self) -> tuple[float, float]:
+        """Masses every lifetime's grid covers (no extrapolation beyond them)."""
+        lows = [float(g.masses[0]) for g in self.grids.values()]
+        highs = [float(g.masses[-1]) for g in self.grids.values()]
+        return max(lows), min(highs)
+
     def _yield_and_variations(self, mass: float, ctau: float) -> tuple[float, dict[str, float]]:
         ctaus = self.ctaus
         exact = [c for c in ctaus if math.isclose(c, ctau, rel_tol=1e-9, abs_tol=1e-12)]
