@@ -10,6 +10,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from belleflow.limits import resolve_models
 from belleflow.training.evaluate import load_model
 from belleflow.training.samples import make_sample, open_sample
 
@@ -165,14 +166,16 @@ def test_bins_finer_than_a_third_of_the_resolution() -> None:
 
 
 def test_statistical_model() -> None:
-    model = four_muon.channel.statistical_model
-    assert model.cl == 0.9
-    assert model.mass_range == four_muon.MASS_RANGE
-    assert model.units == "sigma_B_fb"
-    assert set(four_muon.STAT_MODELS) == {"zprime_lmu_ltau", "muonphilic_scalar"}
-    masses = model.hypothesis_masses()
-    assert masses[0] == pytest.approx(0.212)
-    assert masses[-1] <= 9.0
+    models = resolve_models(four_muon.channel)
+    assert set(models) == {"zprime_lmu_ltau", "muonphilic_scalar"}
+    for name, model in models.items():
+        assert model.signal_model == name
+        assert model.cl == 0.9
+        assert model.mass_range == four_muon.MASS_RANGE
+        assert model.units == "sigma_B_fb"
+        masses = model.hypothesis_masses()
+        assert masses[0] == pytest.approx(0.212)
+        assert masses[-1] <= 9.0
 
 
 def test_to_chunk_spreads_values() -> None:
