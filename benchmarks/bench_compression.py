@@ -23,8 +23,8 @@ import uproot
 
 from belleflow.beams import get_machine
 from belleflow.generation import GeneratorContext
-from belleflow.generation.production import load_generators
 from belleflow.generation.detector import simulate
+from belleflow.generation.production import load_generators
 from belleflow.ntuple import TREE_NAME, FileMetadata, write_ntuple
 
 CANDIDATES = ["none", "lz4:1", "lz4:4", "zstd:1", "zstd:3", "zstd:5", "zlib:1", "zlib:4", "lzma:5"]
@@ -51,11 +51,18 @@ def main() -> None:
     events = _events(args.events)
     n = len(events["__event__"])
     meta = FileMetadata(
-        sample="bench", process="mixture", kind="simulation", experiment="Belle II",
-        machine="SuperKEKB", ecms=10.58, n_events=n,
+        sample="bench",
+        process="mixture",
+        kind="simulation",
+        experiment="Belle II",
+        machine="SuperKEKB",
+        ecms=10.58,
+        n_events=n,
     )
     print(f"{n} events; medians of {args.repeats} repeats")
-    print(f"{'compression':>12} {'basket':>8} {'write kHz':>10} {'read kHz':>10} {'bytes/event':>12}")
+    print(
+        f"{'compression':>12} {'basket':>8} {'write kHz':>10} {'read kHz':>10} {'bytes/event':>12}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for compression in CANDIDATES:
             for basket in BASKETS if compression in {"zstd:3", "lz4:1"} else [100_000]:

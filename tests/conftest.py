@@ -59,7 +59,9 @@ def random_events(n_events: int, *, seed: int = 1, simulation: bool = True) -> d
     content["V0"] = ak.with_field(content["V0"], ak.where(has_two, 1, -1), "track1")
     n_mc = ak.num(content["MCParticle"].PDG)
     content["Track"] = ak.with_field(
-        content["Track"], ak.where(local < ak.broadcast_arrays(n_mc, local)[0], local, -1), "mcIndex"
+        content["Track"],
+        ak.where(local < ak.broadcast_arrays(n_mc, local)[0], local, -1),
+        "mcIndex",
     )
     mc_local = ak.local_index(content["MCParticle"].PDG)
     content["MCParticle"] = ak.with_field(content["MCParticle"], mc_local - 1, "mother")

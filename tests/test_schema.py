@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
-from pathlib import Path
 import numpy as np
-import pytest
 from coffea.nanoevents import NanoEventsFactory
 
 from belleflow.ntuple import TREE_NAME
@@ -29,7 +28,9 @@ def test_collections_are_exposed(make_ntuple: Callable[..., Path]) -> None:
     assert len(events) == 100
 
 
-def test_lorentz_vector_behaviour(events_maker: Callable[..., dict[str, Any]], make_ntuple: Callable[..., Path]) -> None:
+def test_lorentz_vector_behaviour(
+    events_maker: Callable[..., dict[str, Any]], make_ntuple: Callable[..., Path]
+) -> None:
     events = _events(make_ntuple(n_events=100, seed=3))
     expected = events_maker(100, seed=3)["Track"]
     mass = ak.flatten(events.Track.mass)
@@ -53,12 +54,8 @@ def test_cross_references_survive_selection(make_ntuple: Callable[..., Path]) ->
     assert 0 < len(selected) < len(events)
     v0 = selected.V0[selected.V0.track0 >= 0]
     tracks = selected.Track
-    np.testing.assert_allclose(
-        ak.flatten(v0.daughter0.px), ak.flatten(tracks.px[v0.track0])
-    )
-    np.testing.assert_allclose(
-        ak.flatten(v0.daughter1.pz), ak.flatten(tracks.pz[v0.track1])
-    )
+    np.testing.assert_allclose(ak.flatten(v0.daughter0.px), ak.flatten(tracks.px[v0.track0]))
+    np.testing.assert_allclose(ak.flatten(v0.daughter1.pz), ak.flatten(tracks.pz[v0.track1]))
     matched = selected.Track.mcIndex >= 0
     mc = selected.Track.mc
     assert ak.all(ak.is_none(mc[~matched], axis=1))

@@ -130,9 +130,7 @@ class Belle2Schema(BaseSchema):  # type: ignore[misc]
     @staticmethod
     def _build(branches: dict[str, Any]) -> tuple[list[str], list[Any]]:
         present = [c for c in COLLECTIONS if counter_name(c) in branches]
-        offsets = {
-            c: transforms.counts2offsets_form(branches[counter_name(c)]) for c in present
-        }
+        offsets = {c: transforms.counts2offsets_form(branches[counter_name(c)]) for c in present}
         output: dict[str, Any] = {}
         grouped: set[str] = set()
         for collection in present:
@@ -168,4 +166,3 @@ class Belle2Schema(BaseSchema):  # type: ignore[misc]
         if cls._behavior_cache is None:
             cls._behavior_cache = _behavior()
         return cls._behavior_cache
-

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -43,7 +42,9 @@ def test_data_files_carry_no_mc_truth(make_ntuple: Callable[..., Path]) -> None:
     assert check_file(path).kind == "data"
 
 
-def test_values_round_trip(events_maker: Callable[..., dict[str, Any]], make_ntuple: Callable[..., Path]) -> None:
+def test_values_round_trip(
+    events_maker: Callable[..., dict[str, Any]], make_ntuple: Callable[..., Path]
+) -> None:
     path = make_ntuple(n_events=50, seed=7)
     expected = events_maker(50, seed=7)
     with uproot.open(path) as file:
@@ -52,22 +53,36 @@ def test_values_round_trip(events_maker: Callable[..., dict[str, Any]], make_ntu
     assert arrays["Track_px"].tolist() == expected["Track"].px.tolist()
 
 
-def test_missing_branch_is_named(events_maker: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+def test_missing_branch_is_named(
+    events_maker: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
     events = events_maker(10)
     del events["Ecms"]
     meta = FileMetadata(
-        sample="s", process="mumu", kind="simulation", experiment="Belle II",
-        machine="SuperKEKB", ecms=10.58, n_events=10,
+        sample="s",
+        process="mumu",
+        kind="simulation",
+        experiment="Belle II",
+        machine="SuperKEKB",
+        ecms=10.58,
+        n_events=10,
     )
     with pytest.raises(NtupleError, match=r"bad\.root: event branch 'Ecms' is missing"):
         write_ntuple(tmp_path / "bad.root", events, meta)
     assert not list(tmp_path.iterdir()), "a failed write must leave no file behind"
 
 
-def test_event_count_mismatch_is_refused(events_maker: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
+def test_event_count_mismatch_is_refused(
+    events_maker: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
     meta = FileMetadata(
-        sample="s", process="mumu", kind="simulation", experiment="Belle II",
-        machine="SuperKEKB", ecms=10.58, n_events=11,
+        sample="s",
+        process="mumu",
+        kind="simulation",
+        experiment="Belle II",
+        machine="SuperKEKB",
+        ecms=10.58,
+        n_events=11,
     )
     with pytest.raises(NtupleError, match="metadata says 11 events, content has 10"):
         write_ntuple(tmp_path / "x.root", events_maker(10), meta)

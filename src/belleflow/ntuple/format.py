@@ -159,7 +159,7 @@ _ROOT_REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("[", "__so"),
     ("]", "__sc"),
     ("`", "__to"),
-    ("´", "__tc"),
+    ("´", "__tc"),  # noqa: RUF001 - basf2 replaces the acute accent too
     ("^", "__ha"),
     ("°", "__0"),
     ("'", "__po"),
