@@ -13,6 +13,7 @@ from belleflow.ntuple import (
     TREE_NAME,
     FileMetadata,
     NtupleError,
+    NtupleWriter,
     check_file,
     read_metadata,
     write_ntuple,
@@ -109,3 +110,60 @@ def test_file_without_metadata(tmp_path: Path) -> None:
         file.mktree("events", {"x": np.float64}).extend({"x": np.zeros(3)})
     with pytest.raises(NtupleError, match=f"no '{METADATA_NAME}' object"):
         check_file(path)
+
+
+def _meta(n_events: int) -> FileMetadata:
+    return FileMetadata(
+        sample="s",
+        process="mumu",
+        kind="simulation",
+        experiment="Belle II",
+        machine="SuperKEKB",
+        ecms=10.58,
+        n_events=n_events,
+    )
+
+
+def test_streamed_chunks_equal_one_write(
+    tmp_path: Path, events_maker: Callable[..., dict[str, Any]]
+) -> None:
+    chunks = [events_maker(n, seed=seed) for n, seed in ((40, 1), (0, 2), (25, 3))]
+    with NtupleWriter(tmp_path / "streamed.root", simulation=True, basket_entries=16) as writer:
+        for chunk in chunks:
+            writer.extend(chunk)
+        path = writer.close(_meta(65))
+    assert check_file(path).n_events == 65
+    with uproot.open(path) as file:
+        px = file[TREE_NAME]["Track_px"].array().tolist()
+    assert px == [event for c in chunks for event in c["Track"].px.tolist()]
+
+
+def test_empty_file_has_every_branch(tmp_path: Path) -> None:
+    with NtupleWriter(tmp_path / "empty.root", simulation=False) as writer:
+        path = writer.close(_meta(0).model_copy(update={"kind": "data", "process": "data"}))
+    assert check_file(path).n_events == 0
+
+
+def test_failure_while_streaming_leaves_nothing(
+    tmp_path: Path, events_maker: Callable[..., dict[str, Any]]
+) -> None:
+    msg = "generator crashed"
+
+    def produce() -> None:
+        with NtupleWriter(tmp_path / "partial.root", simulation=True) as writer:
+            writer.extend(events_maker(10))
+            raise RuntimeError(msg)
+
+    with pytest.raises(RuntimeError, match=msg):
+        produce()
+    assert not list(tmp_path.iterdir())
+
+
+def test_metadata_must_describe_the_stream(
+    tmp_path: Path, events_maker: Callable[..., dict[str, Any]]
+) -> None:
+    with NtupleWriter(tmp_path / "x.root", simulation=True) as writer:
+        writer.extend(events_maker(10))
+        with pytest.raises(NtupleError, match="metadata says 12 events, content has 10"):
+            writer.close(_meta(12))
+    assert not list(tmp_path.iterdir())

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import awkward as ak
 import numpy as np
 
 from belleflow.generation.detector import detector_for, simulate
@@ -54,7 +53,6 @@ from belleflow.generation.pseudodata import (
     split_counts,
 )
 from belleflow.generation.truth import (
-    MC_FIELDS,
     EventGenerator,
     GeneratorContext,
     TruthEvents,
@@ -531,18 +529,6 @@ def plan_production(
 # ----------------------------------------------------------------------------
 
 
-def _concat_events(chunks: list[dict[str, Any]]) -> dict[str, Any]:
-    if len(chunks) == 1:
-        return chunks[0]
-    out: dict[str, Any] = {}
-    for name, value in chunks[0].items():
-        if isinstance(value, ak.Array):
-            out[name] = ak.concatenate([c[name] for c in chunks], axis=0)
-        else:
-            out[name] = np.concatenate([c[name] for c in chunks])
-    return out
-
-
 def _complete(job: FileJob) -> bool:
     """True if the file exists, is valid and was made with the same settings."""
     from belleflow.ntuple import NtupleError, check_file  # noqa: PLC0415 - light import
@@ -588,7 +574,7 @@ def run_job(
     """
     from belleflow import __version__  # noqa: PLC0415 - avoid an import cycle
     from belleflow.beams import get_machine  # noqa: PLC0415
-    from belleflow.ntuple import FileMetadata, write_ntuple  # noqa: PLC0415
+    from belleflow.ntuple import FileMetadata, NtupleWriter  # noqa: PLC0415
 
     started = time.perf_counter()
     registry = dict(generators) if generators is not None else load_generators()
@@ -596,7 +582,6 @@ def run_job(
     machine = get_machine(job.machine).scaled_to(job.ecms)
     simulation = job.kind != "data"
     production = job.settings["seed"] & 0x7FFFFFFF
-    chunks: list[dict[str, Any]] = []
     try:
         if simulation:
             comp = job.components[0]
@@ -627,43 +612,42 @@ def run_job(
                 rng,
                 chunk_size=job.chunk_size,
             )
-        start = 0
-        for truth in stream:
-            experiment, run = _events_of(job, start, len(truth))
-            chunks.append(
-                simulate(
-                    truth,
-                    machine,
-                    rng,
-                    simulation=simulation,
-                    experiment=experiment,
-                    run=run,
-                    first_event=start,
-                    production=production,
+        # Stream chunk by chunk: memory stays at one chunk whatever the file size.
+        with NtupleWriter(job.path, simulation=simulation) as writer:
+            start = 0
+            for truth in stream:
+                experiment, run = _events_of(job, start, len(truth))
+                writer.extend(
+                    simulate(
+                        truth,
+                        machine,
+                        rng,
+                        simulation=simulation,
+                        experiment=experiment,
+                        run=run,
+                        first_event=start,
+                        production=production,
+                    )
                 )
+                start += len(truth)
+                if report is not None:
+                    report(len(truth))
+            metadata = FileMetadata(
+                sample=job.sample,
+                process=job.process if job.kind != "signal" else _signal_label(job),
+                kind="simulation" if simulation else "data",
+                experiment=machine.experiment,  # type: ignore[arg-type]
+                machine=machine.name,
+                ecms=job.ecms,
+                n_events=job.n_events,
+                generator={
+                    **job.settings,
+                    "belleflow_version": __version__,
+                    "detector": detector_for(machine).name,
+                    "generator_seconds": round(time.perf_counter() - started, 3),
+                },
             )
-            start += len(truth)
-            if report is not None:
-                report(len(truth))
-        if not chunks:  # an empty file still has every branch
-            chunks.append(simulate(_empty_truth(), machine, rng, simulation=simulation))
-        events = _concat_events(chunks)
-        metadata = FileMetadata(
-            sample=job.sample,
-            process=job.process if job.kind != "signal" else _signal_label(job),
-            kind="simulation" if simulation else "data",
-            experiment=machine.experiment,  # type: ignore[arg-type]
-            machine=machine.name,
-            ecms=job.ecms,
-            n_events=job.n_events,
-            generator={
-                **job.settings,
-                "belleflow_version": __version__,
-                "detector": detector_for(machine).name,
-                "generator_seconds": round(time.perf_counter() - started, 3),
-            },
-        )
-        write_ntuple(job.path, events, metadata)
+            writer.close(metadata)
     except ProductionError as err:
         msg = f"{job.path} (sample {job.sample!r}, file {job.index}): {err}"
         raise ProductionError(msg) from err
@@ -679,13 +663,6 @@ def run_job(
         seconds=time.perf_counter() - started,
         size=job.path.stat().st_size,
     )
-
-
-def _empty_truth() -> TruthEvents:
-    columns = {
-        f: np.zeros(0, dtype=np.int64 if f in ("PDG", "mother") else np.float64) for f in MC_FIELDS
-    }
-    return TruthEvents(ak.unflatten(ak.zip(columns), np.zeros(0, dtype=np.int64)), np.zeros(0))
 
 
 def _signal_label(job: FileJob) -> str:

@@ -15,6 +15,7 @@ from belleflow.ntuple.format import (
 from belleflow.ntuple.io import (
     FileMetadata,
     NtupleError,
+    NtupleWriter,
     check_file,
     read_metadata,
     write_ntuple,
@@ -30,6 +31,7 @@ __all__ = [
     "Branch",
     "FileMetadata",
     "NtupleError",
+    "NtupleWriter",
     "check_file",
     "make_root_compatible",
     "read_metadata",

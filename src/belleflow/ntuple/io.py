@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import awkward as ak
 import numpy as np
@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_COMPRESSION",
     "FileMetadata",
     "NtupleError",
+    "NtupleWriter",
     "check_file",
     "collection_variables",
     "compression_from_name",
@@ -138,6 +139,108 @@ def _conform(events: ak.Array | Mapping[str, Any], simulation: bool) -> dict[str
     return out
 
 
+def _empty_content(simulation: bool) -> dict[str, Any]:
+    """Zero events of every branch, with the format's types (to declare the tree)."""
+    none = np.zeros(0, dtype=np.int64)
+    content: dict[str, Any] = {b.name: np.zeros(0, dtype=b.dtype) for b in EVENT_BRANCHES}
+    for collection in _collections_for(simulation):
+        spec = {b.name: b for b in COLLECTIONS[collection]}
+        content[collection] = {
+            var: ak.unflatten(np.zeros(0, dtype=spec[var].dtype), none)
+            for var in collection_variables(collection, simulation=simulation)
+        }
+    return content
+
+
+class NtupleWriter:
+    """Stream events into one ntuple, chunk by chunk, atomically.
+
+    The file is written under a temporary name in the destination folder and
+    gets its final name only in :meth:`close`, after the metadata (whose
+    ``n_events`` must equal the events written) is stored; an exception
+    inside the ``with`` block removes the temporary file. Memory stays at one
+    chunk, whatever the size of the file.
+
+    Examples:
+        >>> with NtupleWriter("sample.root", simulation=True) as writer:  # doctest: +SKIP
+        ...     for chunk in chunks:
+        ...         writer.extend(chunk)
+        ...     writer.close(metadata)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        simulation: bool,
+        compression: str = DEFAULT_COMPRESSION,
+        basket_entries: int = DEFAULT_BASKET_ENTRIES,
+    ) -> None:
+        self.path = Path(path)
+        self.simulation = simulation
+        self.basket_entries = basket_entries
+        self.n_events = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        self._file = uproot.recreate(self._tmp, compression=compression_from_name(compression))
+        types = {
+            name: value.dtype if isinstance(value, np.ndarray) else ak.zip(value).type.content
+            for name, value in _empty_content(simulation).items()
+        }
+        self._tree = self._file.mktree(
+            TREE_NAME, types, counter_name=counter_name, field_name=branch_name
+        )
+
+    def extend(self, events: ak.Array | Mapping[str, Any]) -> None:
+        """Append events (event branches and collections by name).
+
+        Raises:
+            NtupleError: The content does not follow the format (names the file).
+        """
+        try:
+            content = _conform(events, self.simulation)
+        except NtupleError as err:
+            msg = f"{self.path}: {err}"
+            raise NtupleError(msg) from err
+        n_events = len(content["__event__"])
+        for start in range(0, n_events, self.basket_entries):
+            stop = min(start + self.basket_entries, n_events)
+            self._tree.extend({name: value[start:stop] for name, value in content.items()})
+        self.n_events += n_events
+
+    def close(self, metadata: FileMetadata) -> Path:
+        """Store the metadata, close the file and give it its final name.
+
+        Raises:
+            NtupleError: The metadata does not describe what was written.
+        """
+        if metadata.n_events != self.n_events:
+            msg = f"{self.path}: metadata says {metadata.n_events} events, content has {self.n_events}"
+            raise NtupleError(msg)
+        if (metadata.kind == "simulation") != self.simulation:
+            msg = f"{self.path}: metadata kind {metadata.kind!r} does not match the content"
+            raise NtupleError(msg)
+        from belleflow import __version__  # noqa: PLC0415 - avoid an import cycle
+
+        metadata = metadata.model_copy(update={"belleflow_version": __version__})
+        self._file[METADATA_NAME] = metadata.model_dump_json()
+        self._file.close()
+        self._tmp.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file; nothing appears under the final name."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._tmp.exists():
+            self.abort()
+
+
 def write_ntuple(
     path: str | os.PathLike[str],
     events: ak.Array | Mapping[str, Any],
@@ -146,7 +249,7 @@ def write_ntuple(
     compression: str = DEFAULT_COMPRESSION,
     basket_entries: int = DEFAULT_BASKET_ENTRIES,
 ) -> Path:
-    """Write one ntuple file atomically.
+    """Write one ntuple file atomically (all events at once; see :class:`NtupleWriter`).
 
     Args:
         path: Destination; written as ``path`` plus a temporary suffix, then renamed.
@@ -161,37 +264,14 @@ def write_ntuple(
     Raises:
         NtupleError: The content does not follow the format.
     """
-    path = Path(path)
-    simulation = metadata.kind == "simulation"
-    try:
-        content = _conform(events, simulation)
-    except NtupleError as err:
-        msg = f"{path}: {err}"
-        raise NtupleError(msg) from err
-    n_events = len(content["__event__"])
-    if n_events != metadata.n_events:
-        msg = f"{path}: metadata says {metadata.n_events} events, content has {n_events}"
-        raise NtupleError(msg)
-    from belleflow import __version__  # noqa: PLC0415 - avoid an import cycle
-
-    metadata = metadata.model_copy(update={"belleflow_version": __version__})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    types = {
-        name: (value.dtype if isinstance(value, np.ndarray) else value.type.content)
-        for name, value in content.items()
-    }
-    try:
-        with uproot.recreate(tmp, compression=compression_from_name(compression)) as file:
-            file[METADATA_NAME] = metadata.model_dump_json()
-            tree = file.mktree(TREE_NAME, types, counter_name=counter_name, field_name=branch_name)
-            for start in range(0, max(n_events, 1), basket_entries):
-                stop = min(start + basket_entries, n_events)
-                tree.extend({name: value[start:stop] for name, value in content.items()})
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    with NtupleWriter(
+        path,
+        simulation=metadata.kind == "simulation",
+        compression=compression,
+        basket_entries=basket_entries,
+    ) as writer:
+        writer.extend(events)
+        return writer.close(metadata)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> FileMetadata:
