@@ -321,6 +321,9 @@ def _stat_model(signal_model: str) -> StatModel:
         channel="four_muon",
         observable="m_mumu",
         mass_range=MASS_RANGE,
+        vetoed=list(
+            selection.resonance_windows(VETOES, resolution=RESOLUTION, n_sigma=VETO_SIGMAS).values()
+        ),
         scan_step=1.0,
         resolution=RESOLUTION,
         signal_model=signal_model,

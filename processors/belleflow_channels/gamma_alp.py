@@ -177,6 +177,7 @@ STATISTICAL_MODEL: Any = (
         channel="gamma_alp",
         observable="m_alp",
         mass_range=MASS_RANGE,
+        vetoed=list(selection.resonance_windows(PEAKING, resolution=mass_resolution).values()),
         scan_step=1.0,
         resolution=Resolution(table=list(RESOLUTION_TABLE)),
         signal_model="alp_photon",

@@ -337,6 +337,11 @@ def _stat_model(mass_range: tuple[float, float], ctaus: list[float]) -> StatMode
         channel="tautau_phil",
         observable="m_ll",
         mass_range=mass_range,
+        vetoed=list(
+            selection.resonance_windows(
+                ("J/psi(1S)", "psi(2S)"), resolution=RESOLUTION, n_sigma=CUTS["veto_sigma"]
+            ).values()
+        ),
         scan_step=1.0,
         resolution=RESOLUTION,
         signal_model="leptophilic_scalar",

@@ -128,6 +128,8 @@ def unit_label(units: str) -> str:
         "theta": r"$\theta$",
         "V_Ntau2": r"$|V_{N\tau}|^2$",
         "g_aW": r"$g_{aW}$ [GeV$^{-1}$]",
+        "g_agg": r"$g_{a\gamma\gamma}$ [GeV$^{-1}$]",
+        "alpha_D_eps": r"$\alpha_D\,\varepsilon^2$",
     }
     name = units.split(":", 1)[1]
     return names.get(name, name)

@@ -178,6 +178,10 @@ class StatModel(_Strict):
     channel: str
     observable: str
     mass_range: tuple[float, float]
+    vetoed: list[tuple[float, float]] = Field(
+        default_factory=list,
+        description="mass windows (GeV) the selection vetoes (peaking backgrounds): not scanned",
+    )
     scan_step: float = Field(
         default=1.0, gt=0, description="step between hypotheses, resolution units"
     )
@@ -228,6 +232,10 @@ class StatModel(_Strict):
         if self.units == "branching_fraction" and self.branching is None:
             msg = "units 'branching_fraction' need a 'branching' normalisation"
             raise ValueError(msg)
+        for lo, hi in self.vetoed:
+            if not lo < hi:
+                msg = f"vetoed window ({lo}, {hi}) must have low < high"
+                raise ValueError(msg)
         names = [sub.name for sub in self.subchannels]
         if len(set(names)) != len(names):
             msg = f"sub-channel names must be unique: {names}"
@@ -248,6 +256,8 @@ class StatModel(_Strict):
             ...               resolution=Resolution(polynomial=[0.1]), signal_model="s")
             >>> m.hypothesis_masses()
             [1.0, 1.1, 1.2, 1.3, 1.4, 1.5]
+            >>> m.model_copy(update={"vetoed": [(1.15, 1.35)]}).hypothesis_masses()
+            [1.0, 1.1, 1.4, 1.5]
         """
         low, high = self.mass_range
         masses = [low]
@@ -258,4 +268,7 @@ class StatModel(_Strict):
             if nxt > high + 1e-9:
                 break
             masses.append(round(nxt, 9))
-        return masses
+        # Inside a vetoed window the selection removed the signal as well as
+        # the peaking background: a hypothesis there would claim a sensitivity
+        # the analysis does not have (the papers leave these regions out).
+        return [m for m in masses if not any(lo <= m <= hi for lo, hi in self.vetoed)]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["brazil_plot", "write_csv", "write_json"]
+__all__ = ["brazil_plot", "luminosity_label", "write_csv", "write_json"]
 
 _BANDS = ("m2", "m1", "median", "p1", "p2")
 
@@ -69,6 +69,22 @@ def write_csv(path: Path, points: Sequence[dict[str, Any]]) -> Path:
     return path
 
 
+def luminosity_label(luminosity_fb: float | None) -> str:
+    """``"362 fb$^{-1}$"``, or pb^-1 below 1 fb^-1 (the demo's small fractions).
+
+    Examples:
+        >>> luminosity_label(362.0)
+        '362 fb$^{-1}$'
+        >>> luminosity_label(0.00724)
+        '7.24 pb$^{-1}$'
+    """
+    if not luminosity_fb:
+        return ""
+    if luminosity_fb >= 1.0:
+        return f"{luminosity_fb:.3g} fb$^{{-1}}$"
+    return f"{luminosity_fb * 1e3:.3g} pb$^{{-1}}$"
+
+
 def brazil_plot(
     stem: Path,
     points: Sequence[dict[str, Any]],
@@ -102,16 +118,19 @@ def brazil_plot(
         ax.set_xlabel("Mass [GeV]")
         ax.set_ylabel(f"{cl:.0%} CL upper limit on {ylabel}")
         ax.set_xlim(min(mass), max(mass) if len(mass) > 1 else min(mass) + 1)
-        lumi = f"{luminosity_fb:.1f}" if luminosity_fb else None
         hep.label.exp_label(
-            exp=experiment, llabel="Simulation" if blinded else "", lumi=lumi, com=None, ax=ax
+            exp=experiment,
+            llabel="Simulation" if blinded else "",
+            rlabel=luminosity_label(luminosity_fb),
+            com=None,
+            ax=ax,
         )
         ax.legend(title=title or None, loc="upper left", fontsize="small")
         paths = []
         stem.parent.mkdir(parents=True, exist_ok=True)
         for suffix in (".png", ".pdf"):
             path = stem.with_suffix(suffix)
-            fig.savefig(path, dpi=120 if suffix == ".png" else None)
+            fig.savefig(path, dpi=120 if suffix == ".png" else None, bbox_inches="tight")
             paths.append(path)
         plt.close(fig)
     return paths
