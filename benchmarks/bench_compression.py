@@ -27,8 +27,8 @@ from belleflow.generation.detector import simulate
 from belleflow.generation.production import load_generators
 from belleflow.ntuple import TREE_NAME, FileMetadata, write_ntuple
 
-CANDIDATES = ["none", "lz4:1", "lz4:4", "zstd:1", "zstd:3", "zstd:5", "zlib:1", "zlib:4", "lzma:5"]
-BASKETS = [20_000, 100_000, 400_000]
+CANDIDATES = ["none", "lz4:1", "zstd:1", "zstd:3", "zstd:5", "zlib:1", "zlib:4", "lzma:1"]
+BASKETS = [25_000, 100_000, 400_000]
 
 
 def _events(n: int) -> dict[str, Any]:

@@ -36,6 +36,7 @@ __all__ = [
     "channel",
     "features",
     "mass_edges",
+    "preselection",
 ]
 
 #: Search range of the dimuon mass (GeV), as the paper: from 2 m_mu to 9 GeV.
@@ -110,10 +111,15 @@ class Candidates:
             Track records ordered (p0, p1, n0, n1).
     """
 
-    def __init__(self, events: Any, tracks: Any, photons: Any) -> None:
+    def __init__(
+        self, events: Any, tracks: Any, photons: Any, index: np.ndarray[Any, Any] | None = None
+    ) -> None:
+        # With ``index`` the tracks and photons are those of the events at these
+        # chunk positions (those passing :func:`preselection`).
         good = selection.good_tracks(tracks)
-        muon = selection.identified(good, "muonID", CUTS["muon_id"])
         beam, her = selection.cm_frame(events)
+        if index is not None:
+            beam = beam[index]
         ecms = np.sqrt(beam.E**2 - beam.px**2 - beam.py**2 - beam.pz**2)
         legs_mu = selection.with_hypothesis(good, 13)
         m4 = selection.sum_p4(legs_mu).mass
@@ -121,22 +127,14 @@ class Candidates:
             photons, threshold=CUTS["photon_threshold"], beam=beam, her_direction=her
         )
         self.masks = {
-            "four_tracks": ak.num(good) == 4,
-            "zero_charge": selection.net_charge(good) == 0,
-            "three_muons": selection.count(muon) >= CUTS["min_muons"],
-            # e+e- -> e+e-mu+mu- (51000 x the four-muon cross section) with one
-            # electron taken for a muon: the other electron is identified.
-            "no_electron": selection.count(
-                selection.identified(good, "electronID", CUTS["electron_id"])
-            )
-            == 0,
+            **_shift_independent(good),
             "four_track_mass": (m4 > ecms - CUTS["m4_low"]) & (m4 < ecms + CUTS["m4_high"]),
             "no_extra_energy": e_extra < CUTS["extra_energy"],
         }
-        presel = np.ones(len(events), dtype=bool)
+        presel = np.ones(len(good), dtype=bool)
         for mask in self.masks.values():
             presel &= ak.to_numpy(ak.fill_none(mask, False)).astype(bool)
-        self.index = np.flatnonzero(presel)
+        self.index = np.flatnonzero(presel) if index is None else index[presel]
         sel = good[presel]
         order = ak.argsort(sel.charge, axis=1, ascending=False)  # p0, p1, n0, n1
         self.legs = sel[order]
@@ -147,6 +145,27 @@ class Candidates:
         for low, high in windows.values():
             keep = keep & ~selection.in_window(self.m_mumu, low, high)
         self.keep = keep
+
+
+def _shift_independent(good: Any) -> dict[str, Any]:
+    """The cuts that neither momentum nor photon-energy shifts change (per event)."""
+    muon = selection.identified(good, "muonID", CUTS["muon_id"])
+    return {
+        "four_tracks": ak.num(good) == 4,
+        "zero_charge": selection.net_charge(good) == 0,
+        "three_muons": selection.count(muon) >= CUTS["min_muons"],
+        # e+e- -> e+e-mu+mu- (51000 x the four-muon cross section) with one
+        # electron taken for a muon: the other electron is identified.
+        "no_electron": selection.count(
+            selection.identified(good, "electronID", CUTS["electron_id"])
+        )
+        == 0,
+    }
+
+
+def preselection(tracks: Any) -> dict[str, Any]:
+    """Chunk-long masks of the shift-independent cuts (the first four of the cutflow)."""
+    return _shift_independent(selection.good_tracks(tracks))
 
 
 def _unit(x: Any, y: Any, z: Any) -> tuple[Any, Any, Any]:
@@ -261,9 +280,15 @@ class FourMuonProcessor(ChannelProcessor):
 
     def process_chunk(self, events: Any, chunk: Any) -> None:
         """Select four-muon events and fill every surviving dimuon pairing."""
-        cands = build_candidates(events)
-        for name, mask in cands.masks.items():
+        # The expensive part (CM boosts of all photons, candidates, shifts)
+        # runs only on the events passing the shift-independent cuts.
+        for name, mask in preselection(events.Track).items():
             chunk.cut(name, mask)
+        index = np.flatnonzero(chunk.cutflow.selection)
+        tracks, photons = events.Track[index], events.Photon[index]
+        cands = Candidates(events, tracks, photons, index)
+        for name in ("four_track_mass", "no_extra_energy"):
+            chunk.cut(name, selection.scatter(cands.masks[name], index, chunk.n_events))
         passed = self._score_cut(cands)
         has = np.zeros(chunk.n_events, dtype=bool)
         has[cands.index] = ak.to_numpy(ak.any(passed, axis=1))
@@ -279,8 +304,8 @@ class FourMuonProcessor(ChannelProcessor):
             m_mumu=_to_chunk(cands.m_mumu[passed], cands.index, chunk.n_events),
         )
         # Momentum and photon-energy scales move events across the cuts: rerun the selection.
-        for variation, tracks, photons in systematics.shift_variations(events.Track, events.Photon):
-            shifted = build_candidates(events, tracks, photons)
+        for variation, s_tracks, s_photons in systematics.shift_variations(tracks, photons):
+            shifted = Candidates(events, s_tracks, s_photons, index)
             values = shifted.m_mumu[self._score_cut(shifted)]
             chunk.fill(
                 "m_mumu",

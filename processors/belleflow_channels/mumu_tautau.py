@@ -33,7 +33,9 @@ __all__ = [
     "MuMuTauTauProcessor",
     "candidates",
     "channel",
+    "preselection",
     "recoil_edges",
+    "select",
 ]
 
 #: Selection thresholds (GeV, likelihood ratios); see the channel document.
@@ -80,15 +82,43 @@ def candidates(tracks: Any, photons: Any, beam: Any) -> dict[str, Any]:
     Returns:
         ``stages`` (ordered ``{cut: per-event mask}``), ``selected``
         (per-candidate mask), ``m_recoil``, ``m_rest``, ``missing_energy_cm``
-        and ``muons`` (the pair's two tracks, for the PID weights), per candidate.
+        and ``muons`` (the pair's two tracks, for the PID weights), per candidate
+        (chunk-long; events failing the preselection have no candidates).
     """
     del photons
+    stages, index, good = preselection(tracks)
+    found = select(good, beam[index])
+    n = len(stages["four_tracks"])
+    return {
+        "stages": {**stages, **{k: selection.scatter(v, index, n) for k, v in found["stages"].items()}},
+        "missing_energy_cm": selection.scatter(found["missing_energy_cm"], index, n, np.nan),
+        **{k: selection.expand(found[k], index, n) for k in ("selected", "m_recoil", "m_rest", "muons")},
+    }  # fmt: skip
+
+
+def preselection(tracks: Any) -> tuple[dict[str, Any], np.ndarray[Any, Any], Any]:
+    """The shift-independent cuts: ``({cut: chunk-long mask}, positions, their good tracks)``."""
     good = selection.good_tracks(tracks)
     four = ak.num(good) == 4
-    neutral = selection.net_charge(good) == 0
+    event = four & (selection.net_charge(good) == 0)
+    index = selection.preselect(event)
+    return (
+        {"four_tracks": four, "zero_charge": event},
+        index,
+        good[index],
+    )
+
+
+def select(good: Any, beam: Any) -> dict[str, Any]:
+    """The selection after :func:`preselection`, on its events (four good tracks, no charge).
+
+    Returns:
+        ``stages`` (ordered ``{cut: per-event mask}`` of the remaining cuts)
+        and the per-candidate values of :func:`candidates`, for these events.
+    """
     pairs = selection.opposite_charge_pairs(good)
     is_mumu = (pairs.positive.muonID > CUTS["muon_id"]) & (pairs.negative.muonID > CUTS["muon_id"])
-    dimuon = selection.pair_p4(pairs, "mu-")
+    dimuon = selection.pair_p4(pairs, 13)
     m_recoil = kinematics.recoil_mass(dimuon, beam)
     # The other two tracks (pion hypothesis): all four minus the pair.
     total = selection.sum_p4(good)
@@ -110,20 +140,17 @@ def candidates(tracks: Any, photons: Any, beam: Any) -> dict[str, Any]:
     stage_gap = stage_miss & (m_recoil - m_rest > CUTS["recoil_gap"])
     stage_3p = stage_gap & (~_three_prong(good) | (m_recoil > CUTS["three_prong_until"]))
     selected = stage_3p & (m_recoil >= low) & (m_recoil < high)
-    event = four & neutral
     stages = {
-        "four_tracks": four,
-        "zero_charge": event,
-        "mumu_pair": event & ak.any(stage_pair, axis=1),
-        "conversion_veto": event & ak.any(stage_conv, axis=1),
-        "missing_energy": event & ak.any(stage_miss, axis=1),
-        "recoil_above_rest": event & ak.any(stage_gap, axis=1),
-        "three_prong_veto": event & ak.any(stage_3p, axis=1),
-        "recoil_range": event & ak.any(selected, axis=1),
+        "mumu_pair": stage_pair,
+        "conversion_veto": stage_conv,
+        "missing_energy": stage_miss,
+        "recoil_above_rest": stage_gap,
+        "three_prong_veto": stage_3p,
+        "recoil_range": selected,
     }
     return {
-        "stages": stages,
-        "selected": selected & event,
+        "stages": {k: ak.to_numpy(ak.any(v, axis=1)) for k, v in stages.items()},
+        "selected": selected,
         "m_recoil": m_recoil,
         "m_rest": m_rest,
         "missing_energy_cm": e_miss,  # per event
@@ -170,26 +197,33 @@ class MuMuTauTauProcessor(ChannelProcessor):
     }
 
     def process_chunk(self, events: Any, chunk: Any) -> None:
-        """Nominal selection with cutflow, then PID/tracking weights and momentum shifts."""
-        beam = events.beam
-        nominal = candidates(events.Track, events.Photon, beam)
-        for name, mask in nominal["stages"].items():
+        """Nominal selection with cutflow, then PID/tracking weights and momentum shifts.
+
+        Everything after the (shift-independent) preselection runs on its events only.
+        """
+        pre, index, good = preselection(events.Track)
+        beam = events.beam[index]
+        nominal = select(good, beam)
+        for name, mask in pre.items():
             chunk.cut(name, mask)
+        for name, mask in nominal["stages"].items():
+            chunk.cut(name, selection.scatter(mask, index, chunk.n_events))
         event = chunk.cutflow.selection
-        sel = nominal["selected"][event]
-        mu = nominal["muons"][event][sel]
-        n_selected = int(np.count_nonzero(event))
+        final = event[index]
+        sel = nominal["selected"][final]
+        mu = nominal["muons"][final][sel]
+        n_selected = int(np.count_nonzero(final))
         weights = systematics.weight_variations(pid=_legs(mu), tracking=np.full(n_selected, 4))
         systematics.fill_variations(
-            chunk, "m_recoil", weights, mask=event, m_recoil=nominal["m_recoil"][event][sel]
+            chunk, "m_recoil", weights, mask=event, m_recoil=nominal["m_recoil"][final][sel]
         )
-        chunk.fill("m_rest", mask=event, m_rest=nominal["m_rest"][event][sel])
-        for variation, tracks, photons in systematics.shift_variations(events.Track):
-            shifted = candidates(tracks, photons, beam)
-            ok = ak.to_numpy(shifted["stages"]["recoil_range"])
+        chunk.fill("m_rest", mask=event, m_rest=nominal["m_rest"][final][sel])
+        for variation, tracks, _ in systematics.shift_variations(good):
+            shifted = select(tracks, beam)
+            ok = shifted["stages"]["recoil_range"]
             chunk.fill(
                 "m_recoil",
-                mask=ok,
+                mask=selection.scatter(ok, index, chunk.n_events),
                 variation=variation,
                 m_recoil=shifted["m_recoil"][ok][shifted["selected"][ok]],
             )

@@ -10,6 +10,7 @@ cuts until ``belleflow train`` exists (``docs/channels/tautau_phil.md``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -186,7 +187,13 @@ MODEL_PATH = Path(__file__).parent / "models" / f"tautau_phil-v{TRAINING.version
 
 def classifier() -> Classifier | None:
     """The trained classifier, or None before ``belleflow train tautau_phil`` has run."""
-    return load_model(MODEL_PATH) if MODEL_PATH.exists() else None
+    return _load(MODEL_PATH, MODEL_PATH.stat().st_mtime_ns) if MODEL_PATH.exists() else None
+
+
+@functools.cache
+def _load(path: Path, mtime: int) -> Classifier:
+    del mtime  # part of the cache key: a retrained model is reloaded
+    return load_model(path)
 
 
 def _feature_matrix(found: dict[str, Any], beam: Any, her: Any) -> Any:
@@ -273,19 +280,26 @@ def _legs(pairs: Any) -> Any:
     return ak.concatenate([pairs.positive[..., None], pairs.negative[..., None]], axis=-1)
 
 
-def _apply_classifier(found: dict[str, Any], model: Classifier, events: Any) -> dict[str, Any]:
-    """Add the ``classifier`` stage: selected candidates with score >= threshold."""
-    beam, her = selection.cm_frame(events)
+def _apply_classifier(
+    found: dict[str, Any], model: Classifier, beam: Any, her: Any
+) -> dict[str, Any]:
+    """Add the ``classifier`` stage: selected candidates with score >= threshold.
+
+    Only the selected candidates are evaluated (the others fail anyway).
+    """
     sel = found["selected"]
     columns = _feature_matrix(found, beam, her)
-    flat = np.stack(
-        [ak.to_numpy(ak.flatten(columns[name])).astype(np.float64) for name in FEATURES], axis=1
-    )
-    score = ak.unflatten(model.predict(flat) if len(flat) else np.zeros(0), ak.num(sel))
-    passed = sel & (score >= model.threshold)
+    flat = _stack(columns, sel)
+    passed = np.zeros(len(flat), dtype=bool)
+    if len(flat):
+        passed = model.predict(flat) >= model.threshold
+    flat_sel = ak.to_numpy(ak.flatten(sel))
+    keep = np.zeros(len(flat_sel), dtype=bool)
+    keep[flat_sel] = passed
+    passed_all = ak.unflatten(keep, ak.num(sel))
     stages = dict(found["stages"])
-    stages["classifier"] = stages["mass_range"] & ak.any(passed, axis=1)
-    return {**found, "stages": stages, "selected": passed}
+    stages["classifier"] = stages["mass_range"] & ak.any(passed_all, axis=1)
+    return {**found, "stages": stages, "selected": passed_all}
 
 
 class TauTauPhiLProcessor(ChannelProcessor):
@@ -303,30 +317,43 @@ class TauTauPhiLProcessor(ChannelProcessor):
     }
 
     def process_chunk(self, events: Any, chunk: Any) -> None:
-        """Nominal selection with cutflow, then PID/tracking weights and momentum shifts."""
-        beam = events.beam
-        nominal = candidates(events.Track, beam)
+        """Nominal selection with cutflow, then PID/tracking weights and momentum shifts.
+
+        Everything after the (shift-independent) four-track, zero-charge
+        preselection runs on its events only.
+        """
+        loose = selection.good_tracks(
+            events.Track, max_dr=CUTS["loose_dr"], max_dz=CUTS["loose_dz"]
+        )
+        four = chunk.cut("four_tracks", ak.num(loose) == 4)
+        index = selection.preselect(four & ak.to_numpy(selection.net_charge(loose) == 0))
+        tracks, beam = events.Track[index], events.beam[index]
         model = classifier()
-        if model is not None:
-            nominal = _apply_classifier(nominal, model, events)
-        for name, mask in nominal["stages"].items():
-            chunk.cut(name, mask)
+        cm_beam, her = selection.cm_frame(events)
+        frame = cm_beam[index], her
+
+        def select(tracks: Any) -> dict[str, Any]:
+            found = candidates(tracks, beam)
+            return _apply_classifier(found, model, *frame) if model is not None else found
+
+        nominal = select(tracks)
+        for name, mask in list(nominal["stages"].items())[1:]:
+            chunk.cut(name, selection.scatter(mask, index, chunk.n_events))
         event = chunk.cutflow.selection
-        sel = nominal["selected"][event]
-        legs = nominal["legs"][event][sel]
-        n_selected = int(np.count_nonzero(event))
+        final = event[index]
+        sel = nominal["selected"][final]
+        legs = nominal["legs"][final][sel]
+        n_selected = int(np.count_nonzero(final))
         weights = systematics.weight_variations(pid=_legs(legs), tracking=np.full(n_selected, 4))
         systematics.fill_variations(
-            chunk, "m_ll", weights, mask=event, m_ll=nominal["m_ll"][event][sel]
+            chunk, "m_ll", weights, mask=event, m_ll=nominal["m_ll"][final][sel]
         )
-        for variation, tracks, _ in systematics.shift_variations(events.Track):
-            shifted = candidates(tracks, beam)
-            if model is not None:
-                shifted = _apply_classifier(shifted, model, events)
+        for variation, shifted_tracks, _ in systematics.shift_variations(tracks):
+            shifted = select(shifted_tracks)
             ok = ak.to_numpy(list(shifted["stages"].values())[-1])
             chunk.fill(
                 "m_ll",
-                mask=ok,
+                mask=selection.scatter(ok, index, chunk.n_events),
                 variation=variation,
                 m_ll=shifted["m_ll"][ok][shifted["selected"][ok]],
             )

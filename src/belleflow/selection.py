@@ -39,6 +39,7 @@ __all__ = [
     "cm_energy",
     "cm_frame",
     "count",
+    "expand",
     "extra_energy",
     "good_track_mask",
     "good_tracks",
@@ -47,8 +48,10 @@ __all__ = [
     "net_charge",
     "opposite_charge_pairs",
     "pair_p4",
+    "preselect",
     "resonance_veto",
     "resonance_windows",
+    "scatter",
     "sum_p4",
     "with_hypothesis",
 ]
@@ -320,3 +323,43 @@ def resonance_veto(
     for low, high in resonance_windows(resonances, resolution=resolution, n_sigma=n_sigma).values():
         keep = keep & ~in_window(masses, low, high)
     return keep
+
+
+# Preselection helpers: the expensive part of a selection (pairs, boosts,
+# classifiers, systematic shifts) runs only on the events that pass its cheap,
+# shift-independent first cuts (multiplicity, charge); per-event results go back
+# to chunk length with :func:`scatter` (False, i.e. "failed", elsewhere: the
+# cutflow ANDs each cut with the previous ones, so the counts are unchanged).
+
+
+def preselect(mask: Any) -> np.ndarray[Any, Any]:
+    """Chunk positions of the events where ``mask`` is True (None counts as False)."""
+    return np.flatnonzero(ak.to_numpy(ak.fill_none(mask, False)).astype(bool))
+
+
+def scatter(
+    values: Any, index: np.ndarray[Any, Any], n: int, fill: Any = False
+) -> np.ndarray[Any, Any]:
+    """Per-event values of the events at ``index`` spread over a chunk of ``n`` events.
+
+    Args:
+        values: Flat per-event values (one per entry of ``index``).
+        index: Chunk positions (e.g. :func:`preselect`).
+        n: Events in the chunk.
+        fill: Value of the other events (False for masks).
+    """
+    array = (
+        ak.to_numpy(ak.fill_none(values, fill))
+        if isinstance(values, ak.Array)
+        else np.asarray(values)
+    )
+    out = np.full(n, fill, dtype=array.dtype)
+    out[index] = array
+    return out
+
+
+def expand(values: Any, index: np.ndarray[Any, Any], n: int) -> Any:
+    """Jagged values of the events at ``index`` as a chunk-long array (empty lists elsewhere)."""
+    counts = np.zeros(n, dtype=np.int64)
+    counts[index] = ak.to_numpy(ak.num(values, axis=1))
+    return ak.unflatten(ak.flatten(values, axis=1), counts)

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: Chosen by measurement (docs/ntuple-format.md, benchmarks/bench_compression.py).
-DEFAULT_COMPRESSION = "zstd:3"
+DEFAULT_COMPRESSION = "zstd:1"
 #: Events per basket (one ``extend`` call writes one basket per branch).
 DEFAULT_BASKET_ENTRIES = 100_000
 
