@@ -25,13 +25,9 @@ from belleflow.generation.signal_models.dark_higgsstrahlung import (
     model_name,
     visible_fraction,
 )
+from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
 from belleflow.naming import NOMINAL
 from belleflow.processor import Channel, ChannelProcessor, ChunkContext
-
-try:  # the limits package is being finished by a colleague
-    from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
-except ImportError:  # pragma: no cover
-    StatModel = None
 
 __all__ = [
     "AP_RESOLUTION",
@@ -273,9 +269,7 @@ def _statistical_model(ap_mass: float) -> Any:
 
 #: One statistical model per A' grid mass (1D scan in m_h' inside the A'
 #: window); the limit backend is one-dimensional (see the docs).
-STATISTICAL_MODELS: Any = (
-    {model_name(m): _statistical_model(m) for m in AP_MASSES} if StatModel is not None else None
-)
+STATISTICAL_MODELS = {model_name(m): _statistical_model(m) for m in AP_MASSES}
 
 channel = Channel(
     name="dark_higgsstrahlung",

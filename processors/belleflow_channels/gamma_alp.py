@@ -20,13 +20,9 @@ import numpy as np
 
 from belleflow import kinematics, selection, systematics
 from belleflow.generation.signal_models.alp_photon import MASS_RANGE, alp_cross_section_fb
+from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
 from belleflow.naming import NOMINAL, variation_name
 from belleflow.processor import Channel, ChannelProcessor, ChunkContext
-
-try:  # the limits package is being finished by a colleague
-    from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
-except ImportError:  # pragma: no cover
-    StatModel = None
 
 __all__ = [
     "MASS_BINS",
@@ -172,34 +168,31 @@ class GammaAlpProcessor(ChannelProcessor):
 
 _RESOLUTION_MASSES = tuple(m for m, _ in RESOLUTION_TABLE)
 
-STATISTICAL_MODEL: Any = (
-    StatModel(
-        channel="gamma_alp",
-        observable="m_alp",
-        mass_range=MASS_RANGE,
-        vetoed=list(selection.resonance_windows(PEAKING, resolution=mass_resolution).values()),
-        scan_step=1.0,
-        resolution=Resolution(table=list(RESOLUTION_TABLE)),
-        signal_model="alp_photon",
-        window=2.0,
-        # The POI is sigma x B in fb; the backend converts it to g_agg (GeV^-1)
-        # with the tree-level cross section at g_agg = 1e-3 GeV^-1.
-        units="coupling:g_agg",
-        coupling=CouplingReference(
-            coupling=1e-3,
-            power=2.0,
-            masses=list(_RESOLUTION_MASSES),
-            reference=[alp_cross_section_fb(m, 1e-3) for m in _RESOLUTION_MASSES],
-        ),
-        cl=0.95,
-        systematics=[
-            Systematic(name="photon_energy_scale"),
-            Systematic(name="photon_efficiency"),
-        ],
-    )
-    if StatModel is not None
-    else None
+STATISTICAL_MODEL = StatModel(
+    channel="gamma_alp",
+    observable="m_alp",
+    mass_range=MASS_RANGE,
+    vetoed=list(selection.resonance_windows(PEAKING, resolution=mass_resolution).values()),
+    scan_step=1.0,
+    resolution=Resolution(table=list(RESOLUTION_TABLE)),
+    signal_model="alp_photon",
+    window=2.0,
+    # The POI is sigma x B in fb; the backend converts it to g_agg (GeV^-1)
+    # with the tree-level cross section at g_agg = 1e-3 GeV^-1.
+    units="coupling:g_agg",
+    coupling=CouplingReference(
+        coupling=1e-3,
+        power=2.0,
+        masses=list(_RESOLUTION_MASSES),
+        reference=[alp_cross_section_fb(m, 1e-3) for m in _RESOLUTION_MASSES],
+    ),
+    cl=0.95,
+    systematics=[
+        Systematic(name="photon_energy_scale"),
+        Systematic(name="photon_efficiency"),
+    ],
 )
+
 
 channel = Channel(
     name="gamma_alp",

@@ -9,10 +9,7 @@ from __future__ import annotations
 import typer
 
 from belleflow import __version__
-from belleflow.cli import catalogue, channels, demo, train
-from belleflow.cli import generate as generate_cli
-from belleflow.cli import limits as limits_cli
-from belleflow.cli import run as run_cli
+from belleflow.cli import catalogue, channels, demo, generate, limits, run, train
 
 __all__ = ["app", "main"]
 
@@ -25,9 +22,9 @@ app = typer.Typer(
 app.add_typer(catalogue.app, name="catalogue", help="Inspect and validate dataset catalogues.")
 app.command("channels")(channels.list_channels)
 app.command("demo")(demo.demo)
-app.command("generate")(generate_cli.generate)
-app.command("limits")(limits_cli.limits)
-app.command("run")(run_cli.run)
+app.command("generate")(generate.generate)
+app.command("limits")(limits.limits)
+app.command("run")(run.run)
 app.command("train")(train.train)
 
 

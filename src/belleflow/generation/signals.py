@@ -42,6 +42,7 @@ __all__ = [
     "DARK_PDG",
     "SignalModel",
     "b_to_h_x",
+    "boson_off_muon_line",
     "dark_species",
     "emission_weight",
     "radiated_boson",
@@ -295,25 +296,36 @@ def b_to_h_x(
 # --- The first signals: four-muon Z' and muonphilic scalar ------------------
 
 
-def _four_muon(spin: int, pdg: int) -> SignalGenerator:
+def boson_off_muon_line(spin: int, pdg: int, daughters: tuple[int, int]) -> SignalGenerator:
+    """Generator of e+e- -> mu+mu- X, X radiated off the muon line and decaying to ``daughters``.
+
+    Args:
+        spin: Spin of X (1 for a Z', 0 for a scalar): emission factor and decay angles.
+        pdg: PDG code of X (:data:`DARK_PDG`).
+        daughters: PDG codes of the X decay products (e.g. ``(13, -13)``, ``(15, -15)``).
+    """
+
     def generate(
         n: int, context: GeneratorContext, m: float, ctau: float, params: Mapping[str, Any]
     ) -> TruthEvents:
         del params  # the coupling scales the rate, not the kinematics
-        rng = context.rng
         m_mu = pdg_mass(13)
-        if m <= 2.0 * m_mu:
-            msg = f"X -> mu+mu- needs a mass above 2 m_mu, got {m}"
+        threshold = sum(pdg_mass(abs(d)) for d in daughters)
+        if m <= threshold:
+            msg = f"X -> {daughters} needs a mass above {threshold:.4f} GeV, got {m}"
             raise ValueError(msg)
         roots = sqrt_s(n, context)
-        lm, lp, xp, w = radiated_boson(rng, roots, m_mu, np.full(n, m), spin)
+        if m >= float(np.min(roots)) - 2.0 * m_mu:
+            msg = f"X mass {m} GeV is above the e+e- -> mu+mu- X end point"
+            raise ValueError(msg)
+        lm, lp, xp, w = radiated_boson(context.rng, roots, m_mu, np.full(n, m), spin)
         events = np.arange(n)
         vertex = beam_spot(n, context)
         record = EventRecord(n)
         record.add(events, 13, lm, vertex=vertex)
         record.add(events, -13, lp, vertex=vertex)
         record.add(events, pdg, xp, vertex=vertex)
-        x = dark_species(pdg, m, ctau, (13, -13), spin)
+        x = dark_species(pdg, m, ctau, daughters, spin)
         return finish(record, context, w, {pdg: x})
 
     return generate
@@ -325,7 +337,7 @@ ZPRIME_LMU_LTAU = register_signal(
         description="Z' of gauged L_mu - L_tau radiated off a muon, Z' -> mu+mu-",
         production="e+e- -> mu+mu- Z' (Z' off the muon line)",
         decay="Z' -> mu+mu-",
-        generate=_four_muon(1, DARK_PDG["Zprime"]),
+        generate=boson_off_muon_line(1, DARK_PDG["Zprime"], (13, -13)),
         parameters={"coupling": 0.01},
         limit_units="fb (sigma x B)",
         mass_range=(0.212, 9.0),
@@ -338,7 +350,7 @@ MUONPHILIC_SCALAR = register_signal(
         description="Muonphilic scalar S radiated off a muon, S -> mu+mu-",
         production="e+e- -> mu+mu- S (S off the muon line)",
         decay="S -> mu+mu-",
-        generate=_four_muon(0, DARK_PDG["S_mu"]),
+        generate=boson_off_muon_line(0, DARK_PDG["S_mu"], (13, -13)),
         parameters={"coupling": 0.01},
         limit_units="fb (sigma x B)",
         mass_range=(0.212, 9.0),

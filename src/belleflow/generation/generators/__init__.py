@@ -9,10 +9,21 @@ from __future__ import annotations
 from belleflow.generation import signals
 from belleflow.generation.generators import bbbar, continuum, fourlepton, qed, twophoton
 from belleflow.generation.signal_models import (
-    alp_photon,  # noqa: F401
-    dark_higgsstrahlung,  # noqa: F401
-    leptophilic_scalar,  # noqa: F401
-    mumu_tautau,  # noqa: F401
+    alp_photon,
+    dark_higgsstrahlung,
+    leptophilic_scalar,
+    mumu_tautau,
 )
 
-__all__ = ["bbbar", "continuum", "fourlepton", "qed", "signals", "twophoton"]
+__all__ = [
+    "alp_photon",
+    "bbbar",
+    "continuum",
+    "dark_higgsstrahlung",
+    "fourlepton",
+    "leptophilic_scalar",
+    "mumu_tautau",
+    "qed",
+    "signals",
+    "twophoton",
+]

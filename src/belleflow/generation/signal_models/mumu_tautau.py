@@ -18,22 +18,13 @@ see their docstrings and ``docs/channels/mumu_tautau.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
-import numpy as np
-
-from belleflow.generation.decays import EventRecord
-from belleflow.generation.generators.common import beam_spot, finish, sqrt_s
 from belleflow.generation.signals import (
     DARK_PDG,
-    SignalGenerator,
     SignalModel,
-    dark_species,
-    radiated_boson,
+    boson_off_muon_line,
     register_signal,
 )
-from belleflow.generation.truth import GeneratorContext, TruthEvents
 from belleflow.kinematics import mass as pdg_mass
 from belleflow.processes import NOMINAL_ECMS, get_process
 
@@ -127,40 +118,13 @@ def scalar_reference_fb(mass: float, xi: float = 1.0, roots: float = NOMINAL_ECM
     )
 
 
-def _mumu_tautau(spin: int, pdg: int) -> SignalGenerator:
-    def generate(
-        n: int, context: GeneratorContext, m: float, ctau: float, params: Mapping[str, Any]
-    ) -> TruthEvents:
-        del params  # the coupling scales the rate, not the kinematics
-        rng = context.rng
-        m_mu, m_tau = pdg_mass(13), pdg_mass(15)
-        if m <= 2.0 * m_tau:
-            msg = f"X -> tau+tau- needs a mass above 2 m_tau = {2 * m_tau:.4f} GeV, got {m}"
-            raise ValueError(msg)
-        roots = sqrt_s(n, context)
-        if m >= float(np.min(roots)) - 2.0 * m_mu:
-            msg = f"X mass {m} GeV is above the e+e- -> mu+mu- X end point"
-            raise ValueError(msg)
-        lm, lp, xp, w = radiated_boson(rng, roots, m_mu, np.full(n, m), spin)
-        events = np.arange(n)
-        vertex = beam_spot(n, context)
-        record = EventRecord(n)
-        record.add(events, 13, lm, vertex=vertex)
-        record.add(events, -13, lp, vertex=vertex)
-        record.add(events, pdg, xp, vertex=vertex)
-        x = dark_species(pdg, m, ctau, (15, -15), spin)
-        return finish(record, context, w, {pdg: x})
-
-    return generate
-
-
 ZPRIME_MUMU_TAUTAU = register_signal(
     SignalModel(
         name="zprime_mumu_tautau",
         description="L_mu - L_tau Z' radiated off a muon, Z' -> tau+tau-",
         production="e+e- -> mu+mu- Z' (Z' off the muon line)",
         decay="Z' -> tau+tau-, taus decayed by the tau table",
-        generate=_mumu_tautau(1, DARK_PDG["Zprime"]),
+        generate=boson_off_muon_line(1, DARK_PDG["Zprime"], (15, -15)),
         parameters={"coupling": 0.1},
         limit_units="fb (sigma x B); g'",
         mass_range=MASS_RANGE,
@@ -173,7 +137,7 @@ SCALAR_MUMU_TAUTAU = register_signal(
         description="Leptophilic scalar S radiated off a muon, S -> tau+tau-",
         production="e+e- -> mu+mu- S (S off the muon line)",
         decay="S -> tau+tau-, taus decayed by the tau table",
-        generate=_mumu_tautau(0, DARK_PDG["phi_L"]),
+        generate=boson_off_muon_line(0, DARK_PDG["phi_L"], (15, -15)),
         parameters={"xi": 1.0},
         limit_units="fb (sigma x B); xi",
         mass_range=MASS_RANGE,
