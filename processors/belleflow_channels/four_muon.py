@@ -271,8 +271,11 @@ class FourMuonProcessor(ChannelProcessor):
         self.model = model
 
     def _score_cut(self, cands: Candidates) -> Any:
-        if not self.model or not Path(self.model).exists():
+        if not self.model:  # training: the selection without its classifier
             return cands.keep
+        if not Path(self.model).exists():
+            msg = f"four_muon classifier {self.model} is missing: run `belleflow train four_muon`"
+            raise FileNotFoundError(msg)
         clf = _classifier(self.model)
         x = np.stack([ak.to_numpy(cands.columns[f]).reshape(-1) for f in clf.features], axis=1)
         score = clf.predict(x).reshape(-1, 4) if len(x) else np.zeros((0, 4))

@@ -4,17 +4,22 @@ Belle II, PRL 131, 121802 (2023), arXiv:2306.12294 (62.8 fb^-1): e+e- ->
 mu+mu- X, X -> tau+tau-, 3.6-10 GeV. Two identified opposite-charge muons
 plus two one-prong tau decays (exactly four tracks, zero net charge) and
 missing energy; the observable is the mass recoiling against the muon pair.
-The paper's neural networks are replaced by cuts (``docs/channels/mumu_tautau.md``).
+The paper's neural networks are replaced by the cuts and one classifier
+trained with ``belleflow train mumu_tautau`` on mass-independent candidate
+features, applied last (``docs/channels/mumu_tautau.md``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import awkward as ak
 import hist
 import numpy as np
+import vector
 
 from belleflow import kinematics, selection, systematics
 from belleflow.generation.signal_models.mumu_tautau import (
@@ -24,15 +29,22 @@ from belleflow.generation.signal_models.mumu_tautau import (
 )
 from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
 from belleflow.processor import Channel, ChannelProcessor
+from belleflow.training.evaluate import Classifier, load_model
+from belleflow.training.trainer import TrainingSpec
 
 __all__ = [
     "CUTS",
+    "FEATURES",
     "GRID",
+    "MODEL",
     "RESOLUTION",
     "STAT_MODELS",
+    "TRAINING",
     "MuMuTauTauProcessor",
     "candidates",
     "channel",
+    "classifier",
+    "features",
     "preselection",
     "recoil_edges",
     "select",
@@ -68,7 +80,7 @@ def recoil_edges(low: float, high: float, per_sigma: int = 3) -> np.ndarray[Any,
 
 
 def candidates(tracks: Any, photons: Any, beam: Any) -> dict[str, Any]:
-    """Per-event stages and per-candidate observables of the selection.
+    """Per-event stages and per-candidate observables of the cuts (not the classifier).
 
     Every opposite-charge pair of identified muons among exactly four good
     tracks is a candidate (the other two tracks are the tau daughters).
@@ -109,8 +121,18 @@ def preselection(tracks: Any) -> tuple[dict[str, Any], np.ndarray[Any, Any], Any
     )
 
 
-def select(good: Any, beam: Any) -> dict[str, Any]:
+def select(
+    good: Any, beam: Any, frame: tuple[Any, Any] | None = None, model: Classifier | None = None
+) -> dict[str, Any]:
     """The selection after :func:`preselection`, on its events (four good tracks, no charge).
+
+    Args:
+        good: The good tracks of the preselected events.
+        beam: Their per-event beam four-momenta.
+        frame: ``(beam, her_direction)`` of :func:`belleflow.selection.cm_frame`
+            for these events: the classifier features are computed (key
+            ``features``, events x 4 pairs x ``FEATURES``) when given.
+        model: Classifier applied last (stage ``classifier``); needs ``frame``.
 
     Returns:
         ``stages`` (ordered ``{cut: per-event mask}`` of the remaining cuts)
@@ -148,7 +170,7 @@ def select(good: Any, beam: Any) -> dict[str, Any]:
         "three_prong_veto": stage_3p,
         "recoil_range": selected,
     }
-    return {
+    found = {
         "stages": {k: ak.to_numpy(ak.any(v, axis=1)) for k, v in stages.items()},
         "selected": selected,
         "m_recoil": m_recoil,
@@ -156,6 +178,182 @@ def select(good: Any, beam: Any) -> dict[str, Any]:
         "missing_energy_cm": e_miss,  # per event
         "muons": pairs,
     }
+    if frame is None:
+        return found
+    x = _feature_array(good, *frame)
+    found["features"] = x
+    if model is None:
+        return found
+    # Only the selected candidates are evaluated (the others fail anyway).
+    keep = _regular(selected).reshape(-1)
+    passed = np.zeros(keep.shape, dtype=bool)
+    if keep.any():
+        passed[keep] = model.predict(x.reshape(-1, len(FEATURES))[keep]) >= model.threshold
+    passed_all = ak.unflatten(passed, ak.num(selected))
+    found["selected"] = passed_all
+    found["stages"]["classifier"] = ak.to_numpy(ak.any(passed_all, axis=1))
+    return found
+
+
+#: Classifier inputs per candidate (CM frame), in column order. Not the
+#: recoil mass, nor the dimuon momentum or energy (with the dimuon mass they
+#: give the recoil mass): the classifier must not sculpt the recoil spectrum.
+FEATURES = (
+    "mu_p_ratio_cm",  # softer / harder muon momentum
+    "mu_cos_opening_cm",  # between the two muons
+    "pair_cos_theta_cm",  # polar angle of the muon pair
+    "pair_pt_cm",  # muon-pair momentum transverse to the beams
+    "rest_p_cm",  # momentum of the other two tracks (tau side)
+    "rest_max_p_cm",  # harder tau-side track
+    "rest_cos_opening_cm",  # between the two tau-side tracks
+    "rest_energy_fraction",  # E*(tau side) / (sqrt(s) - E*(muon pair)): visible share of the recoil
+    "cos_pair_rest_cm",  # between the muon pair and the tau side
+    "min_mu_track_angle_cm",  # smallest angle between a muon and a tau-side track (rad)
+    "missing_cos_theta_cm",  # polar angle of the missing momentum (per event)
+    "missing_pt_cm",  # missing momentum transverse to the beams (per event)
+    "rest_n_muons",  # tau-side tracks with muonID > 0.5
+    "rest_n_electrons",  # tau-side tracks with electronID > 0.5
+)
+
+#: Training declaration for ``belleflow train mumu_tautau``: the whole Z' and
+#: S grid and the backgrounds that survive the cuts (docs table; mu+mu- and
+#: e+e-mu+mu- leave no candidate after them and are not generated).
+TRAINING = TrainingSpec(
+    version=1,
+    signal_masses=None,
+    backgrounds=(
+        "tautau",
+        "mumutautau",
+        "eetautau",
+        "uubar",
+        "ddbar",
+        "ssbar",
+        "ccbar",
+    ),
+    signal_events=2000,
+    background_events=150000,
+    signal_efficiency=0.8,
+)
+
+#: The trained classifier shipped with the channel.
+MODEL = Path(__file__).parent / "models" / f"mumu_tautau-v{TRAINING.version}.json"
+
+#: The (positive, negative) track of each of the four pairs of
+#: :func:`belleflow.selection.opposite_charge_pairs` with two tracks of each
+#: charge; the other two tracks of pair k are those of pair 3 - k.
+_POS = np.array([0, 0, 1, 1])
+_NEG = np.array([0, 1, 0, 1])
+
+
+def _regular(values: Any) -> np.ndarray[Any, Any]:
+    """A jagged array with the same length in every event as a NumPy array."""
+    return np.asarray(ak.to_numpy(ak.to_regular(values, axis=1)))
+
+
+def _feature_array(good: Any, beam: Any, her: Any) -> np.ndarray[Any, Any]:
+    """Features (events x 4 pairs x ``FEATURES``) of the four-track, zero-charge events.
+
+    Args:
+        good: Four good tracks per event, two of each charge.
+        beam: Per-event beam four-momentum (NumPy ``vector`` array of
+            :func:`belleflow.selection.cm_frame`).
+        her: The e- beam direction (idem).
+    """
+    n = len(good)
+    plus, minus = good[good.charge > 0], good[good.charge < 0]
+    # Columns: +0, +1, -0, -1.
+    cols = {
+        c: np.concatenate([_regular(plus[c]), _regular(minus[c])], axis=1).reshape(n, 4)
+        for c in ("px", "py", "pz", "E", "muonID", "electronID")
+    }
+    b = {
+        c: np.repeat(np.asarray(getattr(beam, c), dtype=np.float64), 4)
+        for c in ("px", "py", "pz", "E")
+    }
+    p4 = vector.array({c: cols[c].reshape(-1).astype(np.float64) for c in ("px", "py", "pz", "E")})
+    cm = kinematics.to_cm(p4, vector.array(b), her)
+    v = np.stack([np.asarray(getattr(cm, c)).reshape(n, 4) for c in ("px", "py", "pz")], axis=-1)
+    e = np.asarray(cm.E).reshape(n, 4)
+    sqrt_s = np.sqrt(np.maximum(b["E"] ** 2 - b["px"] ** 2 - b["py"] ** 2 - b["pz"] ** 2, 0.0))
+    sqrt_s = sqrt_s.reshape(n, 4)
+    mu_p, mu_n = v[:, _POS], v[:, 2 + _NEG]  # (n, 4 pairs, 3)
+    ta_p, ta_n = v[:, 1 - _POS], v[:, 3 - _NEG]
+    e_rest = e[:, 1 - _POS] + e[:, 3 - _NEG]
+
+    def norm(a: Any) -> Any:
+        return np.sqrt(np.sum(a * a, axis=-1))
+
+    def cos(a: Any, b: Any) -> Any:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.clip(np.sum(a * b, axis=-1) / (norm(a) * norm(b)), -1.0, 1.0)
+
+    m_mu = kinematics.mass("mu-")
+    p_mp, p_mn = norm(mu_p), norm(mu_n)
+    pair, rest = mu_p + mu_n, ta_p + ta_n
+    e_pair = np.sqrt(p_mp**2 + m_mu**2) + np.sqrt(p_mn**2 + m_mu**2)
+    missing = -(pair + rest)
+    angles = np.arccos(np.stack([cos(m, t) for m in (mu_p, mu_n) for t in (ta_p, ta_n)]))
+    is_mu = cols["muonID"] > CUTS["muon_id"]
+    is_e = cols["electronID"] > CUTS["electron_id"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        columns = {
+            "mu_p_ratio_cm": np.minimum(p_mp, p_mn) / np.maximum(p_mp, p_mn),
+            "mu_cos_opening_cm": cos(mu_p, mu_n),
+            "pair_cos_theta_cm": pair[..., 2] / norm(pair),
+            "pair_pt_cm": np.hypot(pair[..., 0], pair[..., 1]),
+            "rest_p_cm": norm(rest),
+            "rest_max_p_cm": np.maximum(norm(ta_p), norm(ta_n)),
+            "rest_cos_opening_cm": cos(ta_p, ta_n),
+            "rest_energy_fraction": e_rest / (sqrt_s - e_pair),
+            "cos_pair_rest_cm": cos(pair, rest),
+            "min_mu_track_angle_cm": angles.min(axis=0),
+            "missing_cos_theta_cm": missing[..., 2] / norm(missing),
+            "missing_pt_cm": np.hypot(missing[..., 0], missing[..., 1]),
+            "rest_n_muons": (is_mu[:, 1 - _POS] + is_mu[:, 3 - _NEG]).astype(np.float64),
+            "rest_n_electrons": (is_e[:, 1 - _POS] + is_e[:, 3 - _NEG]).astype(np.float64),
+        }
+    return np.stack([columns[f] for f in FEATURES], axis=-1).reshape(n, 4, len(FEATURES))
+
+
+def classifier() -> Classifier:
+    """The shipped classifier.
+
+    Raises:
+        FileNotFoundError: The model is missing: a selection without its
+            classifier cut must not pass for the analysis.
+    """
+    if not MODEL.exists():
+        msg = f"mumu_tautau classifier {MODEL} is missing: run `belleflow train mumu_tautau`"
+        raise FileNotFoundError(msg)
+    return _load(MODEL, MODEL.stat().st_mtime_ns)
+
+
+@functools.cache
+def _load(path: Path, mtime: int) -> Classifier:
+    del mtime  # part of the cache key: a retrained model is reloaded
+    return load_model(path)
+
+
+def features(events: Any) -> tuple[Any, Any, Any]:
+    """Training inputs: ``(X, m_recoil, truth)`` per selected candidate (``belleflow train``).
+
+    ``truth``: both legs are generated muons without a parent (not tau daughters).
+    """
+    _, index, good = preselection(events.Track)
+    cm_beam, her = selection.cm_frame(events)
+    found = select(good, events.beam[index], (cm_beam[index], her))
+    sel = _regular(found["selected"]).reshape(-1)
+    x = found["features"].reshape(-1, len(FEATURES))[sel]
+    m = _regular(found["m_recoil"]).reshape(-1)[sel]
+    truth = np.zeros(len(m), dtype=bool)
+    if len(index) and "MCParticle" in events.fields:
+        pairs = found["muons"]
+        primary = [
+            (abs(ak.fill_none(leg.mc.PDG, 0)) == 13) & (ak.fill_none(leg.mc.parent.PDG, 0) == 0)
+            for leg in (pairs.positive, pairs.negative)
+        ]
+        truth = _regular(primary[0] & primary[1]).reshape(-1)[sel]
+    return x, m, truth
 
 
 def _three_prong(good: Any) -> Any:
@@ -199,11 +397,15 @@ class MuMuTauTauProcessor(ChannelProcessor):
     def process_chunk(self, events: Any, chunk: Any) -> None:
         """Nominal selection with cutflow, then PID/tracking weights and momentum shifts.
 
+        The shipped classifier (``MODEL``) is the last cut, ``classifier``.
         Everything after the (shift-independent) preselection runs on its events only.
         """
         pre, index, good = preselection(events.Track)
         beam = events.beam[index]
-        nominal = select(good, beam)
+        model = classifier()
+        cm_beam, her = selection.cm_frame(events)
+        frame = (cm_beam[index], her)
+        nominal = select(good, beam, frame, model)
         for name, mask in pre.items():
             chunk.cut(name, mask)
         for name, mask in nominal["stages"].items():
@@ -219,8 +421,8 @@ class MuMuTauTauProcessor(ChannelProcessor):
         )
         chunk.fill("m_rest", mask=event, m_rest=nominal["m_rest"][final][sel])
         for variation, tracks, _ in systematics.shift_variations(good):
-            shifted = select(tracks, beam)
-            ok = shifted["stages"]["recoil_range"]
+            shifted = select(tracks, beam, frame, model)
+            ok = list(shifted["stages"].values())[-1]
             chunk.fill(
                 "m_recoil",
                 mask=selection.scatter(ok, index, chunk.n_events),

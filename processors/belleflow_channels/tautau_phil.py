@@ -185,9 +185,17 @@ TRAINING = TrainingSpec(
 MODEL_PATH = Path(__file__).parent / "models" / f"tautau_phil-v{TRAINING.version}.json"
 
 
-def classifier() -> Classifier | None:
-    """The trained classifier, or None before ``belleflow train tautau_phil`` has run."""
-    return _load(MODEL_PATH, MODEL_PATH.stat().st_mtime_ns) if MODEL_PATH.exists() else None
+def classifier() -> Classifier:
+    """The shipped classifier.
+
+    Raises:
+        FileNotFoundError: The model is missing: a selection without its
+            classifier cut must not pass for the analysis.
+    """
+    if not MODEL_PATH.exists():
+        msg = f"tautau_phil classifier {MODEL_PATH} is missing: run `belleflow train tautau_phil`"
+        raise FileNotFoundError(msg)
+    return _load(MODEL_PATH, MODEL_PATH.stat().st_mtime_ns)
 
 
 @functools.cache
@@ -334,7 +342,7 @@ class TauTauPhiLProcessor(ChannelProcessor):
 
         def select(tracks: Any) -> dict[str, Any]:
             found = candidates(tracks, beam)
-            return _apply_classifier(found, model, *frame) if model is not None else found
+            return _apply_classifier(found, model, *frame)
 
         nominal = select(tracks)
         for name, mask in list(nominal["stages"].items())[1:]:

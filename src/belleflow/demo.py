@@ -26,16 +26,10 @@ from typing import Any
 from belleflow.catalogue import DATA_ROOT_ENV, default_catalogue_path, load_catalogue
 from belleflow.channels import available_channels
 from belleflow.engine import run_channels
-from belleflow.engine.fileset import cache_dir
 from belleflow.generation.production import produce
 from belleflow.limits import compute_channel_limits
 
-__all__ = ["DemoResult", "SummaryRow", "demo_data_root", "run_demo"]
-
-
-def demo_data_root() -> Path:
-    """Where the demo's synthetic ntuples live: ``<cache>/demo-data``."""
-    return cache_dir() / "demo-data"
+__all__ = ["DemoResult", "SummaryRow", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -129,7 +123,8 @@ def run_demo(
 
     Args:
         catalogue: Catalogue to use (default: the embedded ``datasets/demo.yaml``).
-        data_root: Where the ntuples are (or are generated): default :func:`demo_data_root`.
+        data_root: Where the ntuples are (or are generated): default the
+            catalogue's ``data_root`` (for the demo, ``~/.cache/belleflow/demo-data``).
         out: Output folder of the run and the limits.
         channels: Channels to run (default: every registered channel).
         workers: Dask workers (default: one per core).
@@ -143,13 +138,13 @@ def run_demo(
     import distributed  # noqa: PLC0415 - heavy, only when running
 
     catalogue_path = Path(catalogue) if catalogue else default_catalogue_path()
-    root = Path(data_root) if data_root else demo_data_root()
+    cat = load_catalogue(catalogue_path, data_root=data_root)
+    root = cat.data_root
     out_dir = Path(out)
     names = list(channels) if channels else [c.name for c in available_channels()]
     result = DemoResult(catalogue=catalogue_path, data_root=root, out=out_dir)
     n_workers = workers or os.cpu_count() or 1
 
-    cat = load_catalogue(catalogue_path, data_root=root)
     echo(f"belleflow demo: catalogue {catalogue_path} (scale {cat.scale:g}), data in {root}")
     start = time.perf_counter()
     report = produce(cat, data_root=root, seed=seed, workers=n_workers, progress=progress)

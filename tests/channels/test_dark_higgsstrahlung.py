@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from coffea.nanoevents import NanoEventsFactory
 
-import belleflow.generation.generators  # noqa: F401 - registers the generators
+import belleflow.generation.registry  # noqa: F401 - registers every generator
 from belleflow.beams import get_machine
 from belleflow.generation.detector import simulate
 from belleflow.generation.signal_models.dark_higgsstrahlung import model_name

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from belleflow.channels import load_channel
+from belleflow.training.evaluate import load_model
 from belleflow.training.samples import make_sample, open_sample
 
 MASS = 6.0
@@ -25,6 +26,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "tautau": ("tautau", 4000, {}),
         "mumumumu": ("mumumumu", 600, {}),
         "mumu": ("mumu", 2000, {}),
+        # Enough e+e- -> tau+tau- and continuum for a dozen candidates each.
+        "tautau_large": ("tautau", 20000, {}),
+        "uubar": ("uubar", 20000, {}),
     }
     return {
         name: make_sample(folder / f"{name}.root", process, n, parameters=par, seed=7)
@@ -83,3 +87,37 @@ def test_reads_only_needed_columns(files: dict[str, Path]) -> None:
     _run(files["signal"], access_log=log)
     read = {str(getattr(entry, "branch", entry)) for entry in log}
     assert not any("MCParticle" in name or "Photon" in name or "V0" in name for name in read)
+
+
+def test_classifier_model_and_working_point(files: dict[str, Path]) -> None:
+    module = pytest.importorskip("belleflow_channels.mumu_tautau")
+    clf = load_model(module.MODEL)
+    assert tuple(clf.features) == module.FEATURES
+    assert "m_recoil" not in module.FEATURES  # mass-independent inputs only
+    target = module.TRAINING.signal_efficiency
+
+    def passing(name: str, truth_only: bool) -> tuple[int, int]:
+        x, _, truth = module.features(open_sample(files[name]))
+        if truth_only:
+            x = x[truth]
+        return int(np.count_nonzero(clf.predict(x) >= clf.threshold)), len(x)
+
+    kept, total = passing("signal", truth_only=True)
+    assert total > 50
+    assert abs(kept / total - target) < 0.15
+    background = [passing(n, truth_only=False) for n in ("tautau_large", "uubar")]
+    kept_b, total_b = sum(k for k, _ in background), sum(n for _, n in background)
+    assert total_b >= 10
+    assert kept_b < 0.5 * total_b  # trained rejection about 0.95
+
+
+def test_classifier_is_the_last_cut(files: dict[str, Path]) -> None:
+    signal = _counts(_run(files["signal"]), "signal")
+    assert list(signal)[-2:] == ["recoil_range", "classifier"]
+    # Per event (any candidate passing): at least the candidate working point.
+    assert 0.7 < signal["classifier"] / signal["recoil_range"] <= 1.0
+    background = [_counts(_run(files[n]), n) for n in ("tautau_large", "uubar")]
+    before = sum(c["recoil_range"] for c in background)
+    after = sum(c["classifier"] for c in background)
+    assert before >= 10
+    assert after < 0.5 * before

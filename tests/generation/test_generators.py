@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import belleflow.generation.generators  # noqa: F401  (registers the generators)
+import belleflow.generation.registry  # noqa: F401 - registers every generator
 from belleflow.beams import SUPERKEKB
 from belleflow.generation.decays import STABLE, species
 from belleflow.generation.generators.bbbar import CHI_D

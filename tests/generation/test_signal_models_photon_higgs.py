@@ -6,7 +6,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-import belleflow.generation.generators  # noqa: F401 - registers the generators
+import belleflow.generation.registry  # noqa: F401 - registers every generator
 from belleflow.beams import get_machine
 from belleflow.generation.signal_models import alp_photon, dark_higgsstrahlung
 from belleflow.generation.signals import DARK_PDG, registered_signals

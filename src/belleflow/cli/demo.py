@@ -27,7 +27,7 @@ def demo(
     ] = None,
     data_root: Annotated[
         Path | None,
-        typer.Option(help="Where the ntuples are generated (default: <cache>/demo-data)."),
+        typer.Option(help="Where the ntuples are generated (default: the catalogue's data_root)."),
     ] = None,
     channel: Annotated[
         list[str] | None, typer.Option("--channel", help="Only these channels (repeatable).")

@@ -28,7 +28,6 @@ from __future__ import annotations
 import concurrent.futures
 import fnmatch
 import hashlib
-import importlib
 import json
 import math
 import multiprocessing
@@ -56,7 +55,6 @@ from belleflow.generation.truth import (
     EventGenerator,
     GeneratorContext,
     TruthEvents,
-    registered_generators,
 )
 
 __all__ = [
@@ -92,19 +90,11 @@ class ProductionError(ValueError):
 
 
 def load_generators() -> dict[str, EventGenerator]:
-    """Import the physics generators (if installed) and return the registry.
+    """Every registered generator: belleflow's own (background processes and
+    signal models) and any a caller registered, e.g. in tests."""
+    from belleflow.generation.registry import load_generators as load_all  # noqa: PLC0415
 
-    ``belleflow.generation.generators`` and ``belleflow.generation.signals``
-    register their generators when imported; a missing module is not an error
-    (tests register their own).
-    """
-    for module in ("belleflow.generation.generators", "belleflow.generation.signals"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name is None or not module.startswith(err.name):
-                raise
-    return registered_generators()
+    return load_all()
 
 
 # ----------------------------------------------------------------------------
