@@ -9,7 +9,6 @@ from the paper and measured performance: ``docs/channels/four_muon.md``.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +20,7 @@ from belleflow import selection, systematics
 from belleflow.kinematics import to_cm
 from belleflow.limits.model import Resolution, StatModel
 from belleflow.processor import Channel, ChannelProcessor
-from belleflow.training.evaluate import load_model
+from belleflow.training.evaluate import shipped_classifier
 from belleflow.training.trainer import TrainingSpec
 
 __all__ = [
@@ -253,11 +252,6 @@ def features(
     return x[keep], m[keep], truth[keep]
 
 
-@functools.cache
-def _classifier(path: str) -> Any:
-    return load_model(path)
-
-
 class FourMuonProcessor(ChannelProcessor):
     """Four-muon selection, all dimuon pairings, classifier, systematics."""
 
@@ -273,10 +267,7 @@ class FourMuonProcessor(ChannelProcessor):
     def _score_cut(self, cands: Candidates) -> Any:
         if not self.model:  # training: the selection without its classifier
             return cands.keep
-        if not Path(self.model).exists():
-            msg = f"four_muon classifier {self.model} is missing: run `belleflow train four_muon`"
-            raise FileNotFoundError(msg)
-        clf = _classifier(self.model)
+        clf = shipped_classifier(self.model, "four_muon")
         x = np.stack([ak.to_numpy(cands.columns[f]).reshape(-1) for f in clf.features], axis=1)
         score = clf.predict(x).reshape(-1, 4) if len(x) else np.zeros((0, 4))
         return cands.keep & ak.Array(score >= clf.threshold)

@@ -11,7 +11,6 @@ features, applied last (``docs/channels/mumu_tautau.md``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,7 +28,7 @@ from belleflow.generation.signal_models.mumu_tautau import (
 )
 from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
 from belleflow.processor import Channel, ChannelProcessor
-from belleflow.training.evaluate import Classifier, load_model
+from belleflow.training.evaluate import Classifier, shipped_classifier
 from belleflow.training.trainer import TrainingSpec
 
 __all__ = [
@@ -316,22 +315,8 @@ def _feature_array(good: Any, beam: Any, her: Any) -> np.ndarray[Any, Any]:
 
 
 def classifier() -> Classifier:
-    """The shipped classifier.
-
-    Raises:
-        FileNotFoundError: The model is missing: a selection without its
-            classifier cut must not pass for the analysis.
-    """
-    if not MODEL.exists():
-        msg = f"mumu_tautau classifier {MODEL} is missing: run `belleflow train mumu_tautau`"
-        raise FileNotFoundError(msg)
-    return _load(MODEL, MODEL.stat().st_mtime_ns)
-
-
-@functools.cache
-def _load(path: Path, mtime: int) -> Classifier:
-    del mtime  # part of the cache key: a retrained model is reloaded
-    return load_model(path)
+    """The shipped classifier (an error if it is missing)."""
+    return shipped_classifier(MODEL, "mumu_tautau")
 
 
 def features(events: Any) -> tuple[Any, Any, Any]:

@@ -10,7 +10,6 @@ cuts until ``belleflow train`` exists (``docs/channels/tautau_phil.md``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,7 +22,7 @@ from belleflow import kinematics, selection, systematics
 from belleflow.generation.signal_models.leptophilic_scalar import MASS_RANGE, phil_reference_fb
 from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
 from belleflow.processor import Channel, ChannelProcessor
-from belleflow.training.evaluate import Classifier, load_model
+from belleflow.training.evaluate import Classifier, shipped_classifier
 from belleflow.training.trainer import TrainingSpec
 
 __all__ = [
@@ -186,22 +185,8 @@ MODEL_PATH = Path(__file__).parent / "models" / f"tautau_phil-v{TRAINING.version
 
 
 def classifier() -> Classifier:
-    """The shipped classifier.
-
-    Raises:
-        FileNotFoundError: The model is missing: a selection without its
-            classifier cut must not pass for the analysis.
-    """
-    if not MODEL_PATH.exists():
-        msg = f"tautau_phil classifier {MODEL_PATH} is missing: run `belleflow train tautau_phil`"
-        raise FileNotFoundError(msg)
-    return _load(MODEL_PATH, MODEL_PATH.stat().st_mtime_ns)
-
-
-@functools.cache
-def _load(path: Path, mtime: int) -> Classifier:
-    del mtime  # part of the cache key: a retrained model is reloaded
-    return load_model(path)
+    """The shipped classifier (an error if it is missing)."""
+    return shipped_classifier(MODEL_PATH, "tautau_phil")
 
 
 def _feature_matrix(found: dict[str, Any], beam: Any, her: Any) -> Any:

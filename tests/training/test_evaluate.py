@@ -12,7 +12,13 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from belleflow.training.evaluate import FORMAT, FORMAT_VERSION, document_hash, load_model
+from belleflow.training.evaluate import (
+    FORMAT,
+    FORMAT_VERSION,
+    document_hash,
+    load_model,
+    shipped_classifier,
+)
 from belleflow.training.trainer import export_gradient_boosting, export_mlp
 
 
@@ -80,3 +86,8 @@ def test_wrong_shape_is_rejected(tmp_path: Path) -> None:
     clf = load_model(_write(tmp_path, export_gradient_boosting(model)))
     with pytest.raises(ValueError, match="shape"):
         clf.predict(np.zeros((2, 2)))
+
+
+def test_missing_shipped_classifier_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"run `belleflow train four_muon`"):
+        shipped_classifier(tmp_path / "four_muon-v1.json", "four_muon")

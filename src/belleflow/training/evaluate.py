@@ -21,6 +21,7 @@ A trained classifier is stored as one JSON file (never a pickle) with:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -32,7 +33,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Classifier", "document_hash", "load_model"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Classifier",
+    "document_hash",
+    "load_model",
+    "shipped_classifier",
+]
 
 FORMAT = "belleflow-classifier"
 FORMAT_VERSION = 1
@@ -141,3 +149,27 @@ def load_model(path: str | os.PathLike[str]) -> Classifier:
         msg = f"{path}: sha256 mismatch, the classifier document was modified"
         raise ValueError(msg)
     return Classifier(document)
+
+
+def shipped_classifier(path: str | os.PathLike[str], channel: str) -> Classifier:
+    """A channel's classifier, loaded once per process (again if the file changes).
+
+    Args:
+        path: The model shipped with the channel (``models/<channel>-v<N>.json``).
+        channel: Channel name, for the message.
+
+    Raises:
+        FileNotFoundError: The model is missing: a selection without its
+            classifier cut must not pass for the analysis.
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"{channel} classifier {path} is missing: run `belleflow train {channel}`"
+        raise FileNotFoundError(msg)
+    return _cached(path, path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _cached(path: Path, mtime: int) -> Classifier:
+    del mtime  # part of the cache key: a retrained model is reloaded
+    return load_model(path)
