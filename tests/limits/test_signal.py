@@ -56,3 +56,17 @@ def test_lifetime_interpolation_in_log_ctau() -> None:
     assert library.at(1.5, 10.0).yield_per_fb == pytest.approx(20.0)
     with pytest.raises(ValueError, match="outside the generated lifetimes"):
         library.at(1.5, 1000.0)
+
+
+def test_mass_coverage_follows_the_scanned_lifetimes() -> None:
+    # Prompt signal generated over a wide range, displaced only at low mass.
+    grids = {
+        0.0: SignalGrid.from_table([0.04, 1.0, 6.5], [1.0, 2.0, 3.0]),
+        1.0: SignalGrid.from_table([0.04, 0.1], [1.0, 1.0]),
+        5.0: SignalGrid.from_table([0.04, 0.08], [1.0, 1.0]),
+    }
+    library = SignalLibrary(grids, lambda _m: 0.01)
+    assert library.mass_coverage([0.0]) == (0.04, 6.5)
+    assert library.mass_coverage([1.0, 5.0]) == (0.04, 0.08)
+    # Between two generated lifetimes both neighbours are needed.
+    assert library.mass_coverage([0.5]) == (0.04, 0.1)

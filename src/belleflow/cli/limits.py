@@ -96,7 +96,7 @@ def _print_result(console: Any, name: str, result: Any) -> None:
             f"{p['mass']:.4g}",
             f"{p['ctau']:g}",
             p["method"],
-            f"{p['observed_converted']:.3g}",
+            "blinded" if result.model.blinded else f"{p['observed_converted']:.3g}",
             f"{p['expected_converted'][2]:.3g}",
         )
     console.print(table)

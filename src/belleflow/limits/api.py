@@ -154,14 +154,16 @@ def _signals(model: StatModel, tables: Mapping[str, HistogramTable]) -> dict[str
     return libraries
 
 
-def _covered(model: StatModel, signals: Mapping[str, SignalLibrary]) -> list[float]:
+def _covered(
+    model: StatModel, signals: Mapping[str, SignalLibrary], ctaus: Sequence[float]
+) -> list[float]:
     """The declared scan masses where every sub-channel has signal templates.
 
     A channel may declare the paper's range while its generated grid is
     narrower; the scan stops at the grid rather than extrapolate the signal.
     """
-    low = max(lib.mass_coverage[0] for lib in signals.values())
-    high = min(lib.mass_coverage[1] for lib in signals.values())
+    low = max(lib.mass_coverage(ctaus)[0] for lib in signals.values())
+    high = min(lib.mass_coverage(ctaus)[1] for lib in signals.values())
     masses = model.hypothesis_masses()
     kept = [m for m in masses if low <= m <= high]
     if len(kept) < len(masses):
@@ -194,7 +196,7 @@ def build_hypotheses(
     if ctaus is None:
         ctaus = model.ctau_values or next(iter(signals.values())).ctaus
     if masses is None:
-        masses = _covered(model, signals)
+        masses = _covered(model, signals, ctaus)
     return [
         build_hypothesis(model, tables, signals, float(m), float(c)) for c in ctaus for m in masses
     ]

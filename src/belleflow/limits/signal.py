@@ -197,12 +197,21 @@ class SignalLibrary:
         """Generated lifetimes, sorted."""
         return sorted(self.grids)
 
-    @property
-    def mass_coverage(self) -> tuple[float, float]:
-        """Masses every lifetime's grid covers (no extrapolation beyond them)."""
-        lows = [float(g.masses[0]) for g in self.grids.values()]
-        highs = [float(g.masses[-1]) for g in self.grids.values()]
-        return max(lows), min(highs)
+    def mass_coverage(self, ctaus: Sequence[float]) -> tuple[float, float]:
+        """Masses where the signal at every one of ``ctaus`` is known without extrapolation.
+
+        A lifetime on the grid uses its own masses; one between two generated
+        lifetimes needs both neighbours' grids.
+        """
+        used: set[float] = set()
+        generated = self.ctaus
+        for ctau in ctaus:
+            exact = [c for c in generated if math.isclose(c, ctau, rel_tol=1e-9, abs_tol=1e-12)]
+            used.update(exact or [c for c in generated if c < ctau][-1:])
+            if not exact:
+                used.update([c for c in generated if c > ctau][:1])
+        grids = [self.grids[c] for c in used] or list(self.grids.values())
+        return max(float(g.masses[0]) for g in grids), min(float(g.masses[-1]) for g in grids)
 
     def _yield_and_variations(self, mass: float, ctau: float) -> tuple[float, dict[str, float]]:
         ctaus = self.ctaus
