@@ -9,7 +9,6 @@ asymptotic (large background) and exact (fewer than 5 events) points.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 
 import hist
@@ -94,8 +93,6 @@ def main() -> None:
     all_times = [t for ts in per_method.values() for t in ts]
     print(f"median per point [all]: {statistics.median(all_times) * 1e3:.1f} ms")
     print(f"total (build + scan): {t_build + t_scan:.2f} s")
-    with tempfile.TemporaryDirectory():
-        pass
 
 
 if __name__ == "__main__":

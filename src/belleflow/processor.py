@@ -55,6 +55,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -336,6 +337,7 @@ class ChannelProcessor(ProcessorABC):  # type: ignore[misc]
     histograms: ClassVar[Mapping[str, Sequence[hist.axis.AxesMixin]]] = {}
     signal_windows: ClassVar[Mapping[str, Sequence[Window]]] = {}
 
+    @abc.abstractmethod
     def process_chunk(self, events: Any, chunk: ChunkContext) -> None:
         """Select events and fill histograms for one chunk (implemented by channels).
 
@@ -343,7 +345,6 @@ class ChannelProcessor(ProcessorABC):  # type: ignore[misc]
             events: NanoEvents of the chunk (``Belle2Schema``).
             chunk: Sample information, cutflow, and ``fill``.
         """
-        raise NotImplementedError
 
     def in_signal_window(self, columns: Mapping[str, np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
         """Which filled values fall inside a declared signal window.
