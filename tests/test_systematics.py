@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import awkward as ak
 import hist
 import numpy as np
@@ -77,7 +79,12 @@ def test_shift_variations_yield_each_direction() -> None:
 
 
 class _Toy(ChannelProcessor):
+    """A processor whose chunk context the test fills by hand."""
+
     histograms = {"x": (hist.axis.Regular(4, 0.0, 4.0, name="x"),)}  # noqa: RUF012
+
+    def process_chunk(self, events: Any, chunk: ChunkContext) -> None:
+        systematics.fill_variations(chunk, "x", {}, x=np.zeros(len(events)))
 
 
 class _Events:
