@@ -8,42 +8,28 @@ from typing import Any
 
 import numpy as np
 import pytest
-from coffea.nanoevents import NanoEventsFactory
 
 import belleflow.generation.registry  # noqa: F401 - registers every generator
-from belleflow.beams import get_machine
-from belleflow.generation.detector import simulate
 from belleflow.generation.signal_models.dark_higgsstrahlung import model_name
-from belleflow.generation.truth import GeneratorContext, registered_generators
-from belleflow.ntuple import FileMetadata, write_ntuple
-from belleflow.schema import Belle2Schema
+from belleflow.training.samples import make_sample, open_sample
 from belleflow_channels import dark_higgsstrahlung as dh
 
-MACHINE = get_machine("KEKB")
 POINTS = ((0.3, 4.0), (2.0, 6.0))
 LAST = "equal_masses"
 
 
 def _sample(tmp: Path, process: str, n: int, seed: int, **params: Any) -> Path:
-    rng = np.random.default_rng(seed)
-    truth = registered_generators()[process](n, GeneratorContext(MACHINE, rng, params))
-    content = simulate(truth, MACHINE, rng)
-    meta = FileMetadata(
-        sample=process, process=process, kind="simulation", experiment="Belle",
-        machine="KEKB", ecms=MACHINE.ecms, n_events=len(truth),
+    path = tmp / f"{process}_{seed}.root"
+    return make_sample(path, process, n, machine="KEKB", parameters=params, seed=seed)
+
+
+def _run(
+    path: Path, kind: str = "signal", access_log: list[Any] | None = None, unblind: bool = True
+) -> dict[str, Any]:
+    events = open_sample(
+        path, sample="s", kind=kind, machine="KEKB", experiment="Belle",
+        access_log=access_log, unblind=unblind,
     )  # fmt: skip
-    return write_ntuple(tmp / f"{process}_{seed}.root", content, meta)
-
-
-def _run(path: Path, kind: str = "signal", access_log: list[Any] | None = None) -> dict[str, Any]:
-    events = NanoEventsFactory.from_root(
-        {str(path): "events"},
-        schemaclass=Belle2Schema,
-        mode="virtual",
-        metadata={"dataset": "s", "kind": kind, "process": "s", "weight": 1.0,
-                  "experiment": "Belle", "machine": "KEKB", "unblind": True},
-        access_log=access_log,
-    ).events()  # fmt: skip
     return dh.channel.make_processor().process(events)
 
 

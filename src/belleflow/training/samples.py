@@ -86,6 +86,7 @@ def open_sample(
     machine: str = "SuperKEKB",
     experiment: str = "Belle II",
     access_log: list[Any] | None = None,
+    unblind: bool = False,
 ) -> Any:
     """Read a belleflow ntuple as NanoEvents with the engine's ``metadata``.
 
@@ -98,6 +99,7 @@ def open_sample(
         machine: ``metadata["machine"]``.
         experiment: ``metadata["experiment"]``.
         access_log: Optional list that records the branches read.
+        unblind: ``metadata["unblind"]``: whether data may be filled in signal windows.
 
     Returns:
         Virtual-mode NanoEvents (``Belle2Schema``).
@@ -115,7 +117,7 @@ def open_sample(
         "weight": weight,
         "experiment": experiment,
         "machine": machine,
-        "unblind": False,
+        "unblind": unblind,
         "filename": str(path),
     }
     kwargs: dict[str, Any] = {}
