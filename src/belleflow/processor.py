@@ -104,6 +104,10 @@ class Channel:
         options: Keyword arguments for ``processor_class`` (part of the run's
             configuration hash).
         statistical_model: Description the limit backend uses (opaque here).
+        signal_region_cut: The cut of the cutflow that defines the signal
+            region (``None``: the last cut). While a run is blinded, the data
+            cutflow stops at the cut before it, so that no output counts data
+            events in the signal region.
     """
 
     name: str
@@ -113,6 +117,7 @@ class Channel:
     processor_class: type[ChannelProcessor]
     options: Mapping[str, Any] = field(default_factory=dict)
     statistical_model: Any | None = None
+    signal_region_cut: str | None = None
 
     def make_processor(self) -> ChannelProcessor:
         """A fresh processor instance for one run."""
@@ -274,6 +279,9 @@ class ChunkContext:
         if name not in self.histograms:
             msg = f"histogram {name!r} is not declared (declared: {sorted(self.histograms)})"
             raise KeyError(msg)
+        if self.kind == "data" and variation != NOMINAL:
+            # Data is what was recorded: systematic variations exist for simulation only.
+            return
         weights: Any = self.weights
         if mask is not None:
             selection = ak.to_numpy(ak.fill_none(mask, False)).astype(bool)
