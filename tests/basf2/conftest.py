@@ -33,7 +33,6 @@ WriteBasf2 = Callable[..., Path]
 
 #: Tree of each collection in the fixture files.
 TREES = {"Track": "muons", "Photon": "gammas", "V0": "kshorts", "MCParticle": "mcparticles"}
-LISTS = [f"{tree}={collection}" for collection, tree in TREES.items()]
 MUON_MASS = 0.1056583755
 
 
@@ -171,3 +170,15 @@ def write_basf2_file(tmp_path: Path) -> WriteBasf2:
         return write_basf2(tmp_path / name, events, **options)
 
     return write
+
+
+@pytest.fixture
+def read_ntuple() -> Callable[[Path], dict[str, Any]]:
+    """:func:`read_belleflow`."""
+    return read_belleflow
+
+
+@pytest.fixture
+def basf2_trees() -> dict[str, str]:
+    """Collection -> tree name in the files of :func:`write_basf2`."""
+    return dict(TREES)

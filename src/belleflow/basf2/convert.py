@@ -72,6 +72,7 @@ class ImportOptions:
     experiment: Literal["Belle", "Belle II"] = "Belle II"
     process: str | None = None
     sample: str | None = None
+    luminosity: float | None = None
     ecms: float = 10.58
     lists: Mapping[str, str] = field(default_factory=dict)
     ignore: frozenset[str] = frozenset()
@@ -364,7 +365,8 @@ def import_file(
                 "event_trees": [t.name for t in plan.event_trees],
                 "beam": beam_source,
                 "not_imported": not_imported,
-            },
+            }
+            | ({"luminosity_fb": options.luminosity} if options.luminosity is not None else {}),
         )
         written = writer.close(metadata)
     return ImportReport(

@@ -135,8 +135,7 @@ def decode_branch_name(name: str) -> str:
 
     Raises:
         ValueError: The name has characters outside ``[A-Za-z0-9_]``, or an
-            escape basf2 does not define (it stays after the inversion), or it
-            does not survive ``make_root_compatible`` again.
+            escape basf2 does not define (it stays after the inversion).
 
     Examples:
         >>> decode_branch_name("daughter__bo1__cm__spmuonID__bc")
@@ -155,8 +154,5 @@ def decode_branch_name(name: str) -> str:
     left = _ESCAPE.search(decoded)
     if left is not None:
         msg = f"branch {name!r}: {left.group()!r} is no basf2 escape"
-        raise ValueError(msg)
-    if make_root_compatible(decoded) != name:
-        msg = f"branch {name!r}: decodes to {decoded!r}, which basf2 would write differently"
         raise ValueError(msg)
     return decoded

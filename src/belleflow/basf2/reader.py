@@ -24,6 +24,8 @@ of events plus about 24 bytes of bookkeeping per row.
 
 from __future__ import annotations
 
+import graphlib
+import itertools
 import os
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -107,7 +109,8 @@ def _open(path: str | os.PathLike[str]) -> Any:
         msg = f"{path}: no such file"
         raise Basf2ImportError(msg) from None
     except Exception as err:
-        msg = f"{path}: not a ROOT file ({type(err).__name__}: {err})"
+        reason = " ".join(str(err).split())  # uproot's messages span lines
+        msg = f"{path}: not a ROOT file ({type(err).__name__}: {reason})"
         raise Basf2ImportError(msg) from err
 
 
@@ -316,44 +319,69 @@ def index_tree(path: str | os.PathLike[str], tree: Basf2Tree, *, step: int = _ST
     return EventIndex(keys, counts, offsets)
 
 
+def _insert(master: Int64Array, seq: Int64Array) -> Int64Array | None:
+    """``master`` with the events of ``seq`` it lacks, each after the shared event before
+    it; None if the two disagree on the order of shared events."""
+    if not len(master):
+        return seq
+    sorter = np.argsort(master, kind="stable")
+    slot = np.minimum(np.searchsorted(master, seq, sorter=sorter), len(master) - 1)
+    found = master[sorter[slot]] == seq
+    position = np.where(found, sorter[slot], -1)
+    if np.any(np.diff(position[found]) <= 0):
+        return None
+    anchor = np.maximum.accumulate(position) if len(position) else position
+    new = np.flatnonzero(~found)
+    primary = np.concatenate([np.arange(len(master)), anchor[new]])
+    after = np.concatenate([np.zeros(len(master), np.int64), np.ones(len(new), np.int64)])
+    rank = np.concatenate([np.zeros(len(master), np.int64), new])
+    return np.concatenate([master, seq[new]])[np.lexsort((rank, after, primary))]
+
+
 def merge_event_orders(
     path: str | os.PathLike[str], names: list[str], sequences: list[Int64Array]
 ) -> Int64Array:
     """The events of all trees in one order that keeps each tree's order.
 
-    Trees written by one basf2 job list their events in the same order (a
-    candidate tree skips the events without candidates); events only some
-    trees have are placed after the last event before them they share.
+    Trees written by one basf2 job list their events in the job's order (a
+    candidate tree skips the events without candidates). The longest tree
+    comes first (an event-level tree has every event); the events another
+    tree adds go after the last event before them they share. If that guess
+    of the order of events no tree shares contradicts a later tree, the order
+    is found exactly from all trees (``graphlib``).
 
     Raises:
-        Basf2ImportError: Two trees list common events in different orders.
+        Basf2ImportError: No order keeps every tree's order.
     """
-    if not sequences:
-        return np.zeros(0, dtype=np.int64)
-    master = sequences[0]
-    for name, seq in zip(names[1:], sequences[1:], strict=True):
-        sorter = np.argsort(master, kind="stable")
-        slot = np.searchsorted(master, seq, sorter=sorter)
-        slot = np.minimum(slot, max(len(master) - 1, 0))
-        found = (master[sorter[slot]] == seq) if len(master) else np.zeros(len(seq), bool)
-        position = np.where(found, sorter[slot] if len(master) else 0, -1)
-        common = position[found]
-        if np.any(np.diff(common) <= 0):
-            i = int(np.flatnonzero(np.diff(common) <= 0)[0])
-            msg = (
-                f"{path}: trees {names[0]!r} and {name!r} list events in different orders "
-                f"({describe_key(int(master[common[i]]))} and "
-                f"{describe_key(int(master[common[i + 1]]))}); import trees written by one job"
-            )
-            raise Basf2ImportError(msg)
-        anchor = np.maximum.accumulate(position) if len(position) else position
-        new = np.flatnonzero(~found)
-        primary = np.concatenate([np.arange(len(master)), anchor[new]])
-        secondary = np.concatenate([np.zeros(len(master), np.int64), np.ones(len(new), np.int64)])
-        tertiary = np.concatenate([np.zeros(len(master), np.int64), new])
-        order = np.lexsort((tertiary, secondary, primary))
-        master = np.concatenate([master, seq[new]])[order]
+    master = np.zeros(0, dtype=np.int64)
+    for i in sorted(range(len(sequences)), key=lambda i: -len(sequences[i])):
+        merged = _insert(master, sequences[i])
+        if merged is None:
+            return _topological_order(path, names, sequences)
+        master = merged
     return master
+
+
+def _topological_order(
+    path: str | os.PathLike[str], names: list[str], sequences: list[Int64Array]
+) -> Int64Array:
+    sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter()
+    for seq in sequences:
+        events = seq.tolist()
+        for event in events[:1]:
+            sorter.add(event)
+        for before, after in itertools.pairwise(events):
+            sorter.add(after, before)
+    try:
+        return np.fromiter(sorter.static_order(), dtype=np.int64)
+    except graphlib.CycleError as err:
+        cycle = err.args[1]
+        msg = (
+            f"{path}: trees {', '.join(map(repr, names))} list events in contradicting orders "
+            f"({describe_key(cycle[0])} before and after {describe_key(cycle[1])}); "
+            f"import trees written by one job"
+        )
+        raise Basf2ImportError(msg) from None
 
 
 @dataclass(frozen=True)
