@@ -110,7 +110,9 @@ def _print_report(report: ImportReport) -> None:
 def import_basf2(
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="basf2 ntuple files.", dir_okay=False, show_default=False),
+        typer.Argument(
+            help="basf2 ntuple files.", metavar="INPUT...", dir_okay=False, show_default=False
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.", file_okay=False)],
     kind: Annotated[
