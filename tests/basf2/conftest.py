@@ -33,7 +33,8 @@ WriteBasf2 = Callable[..., Path]
 
 #: Tree of each collection in the fixture files.
 TREES = {"Track": "muons", "Photon": "gammas", "V0": "kshorts", "MCParticle": "mcparticles"}
-MUON_MASS = 0.1056583755
+MUON_MASS = 0.1056583755  # GeV, PDG
+PID = ("muonID", "electronID", "pionID", "kaonID", "protonID")
 
 
 def read_belleflow(path: Path) -> dict[str, Any]:
@@ -41,7 +42,9 @@ def read_belleflow(path: Path) -> dict[str, Any]:
     arrays = uproot.open(path)["events"].arrays()
     content: dict[str, Any] = {b.name: ak.to_numpy(arrays[b.name]) for b in EVENT_BRANCHES}
     for collection, spec in COLLECTIONS.items():
-        names = [f"{collection}_{b.name}" for b in spec if f"{collection}_{b.name}" in arrays.fields]
+        names = [
+            f"{collection}_{b.name}" for b in spec if f"{collection}_{b.name}" in arrays.fields
+        ]
         if names:
             content[collection] = ak.zip(
                 {n.removeprefix(f"{collection}_"): arrays[n] for n in names}, depth_limit=2
@@ -62,9 +65,7 @@ def basf2_lists(events: dict[str, Any], *, simulation: bool) -> dict[str, dict[s
     p = np.sqrt(track.px**2 + track.py**2 + track.pz**2)
     mdst = 3 * ak.local_index(track.px) + 7
     muons: dict[str, ak.Array] = {
-        v: track[v]
-        for v in ("px", "py", "pz", "charge", "dr", "dz", "nCDCHits")
-        + ("muonID", "electronID", "pionID", "kaonID", "protonID")
+        v: track[v] for v in ("px", "py", "pz", "charge", "dr", "dz", "nCDCHits", *PID)
     }
     muons["E"] = np.sqrt(p**2 + MUON_MASS**2)  # the muon list's hypothesis
     muons["clusterE"] = ak.where(track.clusterE == 0, np.nan, track.clusterE)
@@ -127,7 +128,10 @@ def write_basf2(
     ones = np.ones(len(keys["__event__"]))
     with uproot.recreate(path) as file:
         for tree, variables in lists.items():
-            columns = {make_root_compatible(k): ak.values_astype(v, np.float64) for k, v in variables.items()}
+            columns = {
+                make_root_compatible(k): ak.values_astype(v, np.float64)
+                for k, v in variables.items()
+            }
             if layout == "event":
                 candidates = ak.zip(columns, depth_limit=2)
                 branches: dict[str, Any] = {
@@ -137,7 +141,10 @@ def write_basf2(
                 }
                 out = file.mktree(
                     tree,
-                    {**{k: v.dtype for k, v in branches.items()}, "candidates": candidates.type.content},
+                    {
+                        **{k: v.dtype for k, v in branches.items()},
+                        "candidates": candidates.type.content,
+                    },
                     counter_name=lambda _: "__ncandidates__",
                     field_name=lambda _outer, inner: inner,
                 )
@@ -145,7 +152,9 @@ def write_basf2(
                 continue
             counts = np.asarray(ak.num(next(iter(columns.values()))), np.int64)
             rows = {k: np.repeat(v, counts) for k, v in keys.items()}
-            rows["__candidate__"] = np.asarray(ak.flatten(ak.local_index(next(iter(columns.values())))), np.int32)
+            rows["__candidate__"] = np.asarray(
+                ak.flatten(ak.local_index(next(iter(columns.values())))), np.int32
+            )
             rows["__ncandidates__"] = np.repeat(counts, counts).astype(np.int32)
             rows["__weight__"] = np.repeat(ones, counts)
             rows.update({k: np.repeat(v, counts) for k, v in scalars.items()})

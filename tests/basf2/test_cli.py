@@ -77,7 +77,9 @@ def test_import_errors(
     bad.write_bytes(b"\x00" * 100)
     out = tmp_path / "out"
     lists = list_options(basf2_trees, simulation=False)
-    result = invoke("import-basf2", str(bad), str(good), "--out", str(out), "--luminosity", "0.5", *lists)
+    result = invoke(
+        "import-basf2", str(bad), str(good), "--out", str(out), "--luminosity", "0.5", *lists
+    )
     assert result.exit_code == 1
     assert f"error: {bad}: not a ROOT file" in result.output
     assert "1 of 2 file(s) not imported" in result.output
@@ -133,7 +135,7 @@ def test_four_muon_sees_the_imported_events(
     # The channel selects exactly what it selects on the reference file.
     want = _cutflow(reference, "simulation")
     assert want["all"] == N_EVENTS
-    assert 0 < min(want.values())
+    assert min(want.values()) > 0
     assert _cutflow(tmp_path / "mc" / "simulation_job.root", "simulation") == want
 
     catalogue = tmp_path / "catalogue.yaml"

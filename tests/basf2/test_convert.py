@@ -25,7 +25,9 @@ Write = Callable[..., Path]
 @pytest.fixture
 def simulation(basf2_trees: dict[str, str]) -> ImportOptions:
     """Options importing the fixture files as simulation."""
-    return ImportOptions(kind="simulation", process="mumu", lists={t: c for c, t in basf2_trees.items()})
+    return ImportOptions(
+        kind="simulation", process="mumu", lists={t: c for c, t in basf2_trees.items()}
+    )
 
 
 @pytest.fixture
@@ -43,7 +45,9 @@ def events(events_maker: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     content["__event__"] = rng.permutation(10_000)[:120].astype(np.uint32)  # not in order
     content["__weight__"] = rng.uniform(0.5, 2.0, 120)
     track = content["Track"]
-    content["Track"] = ak.with_field(track, ak.where(track.clusterE < 0, 0.0, track.clusterE), "clusterE")
+    content["Track"] = ak.with_field(
+        track, ak.where(track.clusterE < 0, 0.0, track.clusterE), "clusterE"
+    )
     return content
 
 
@@ -71,7 +75,9 @@ def expected(events: dict[str, Any], *, simulation: bool) -> dict[str, Any]:
 def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
     """Same branches, same candidates per event, same values (to rounding)."""
     for branch in EVENT_BRANCHES:
-        np.testing.assert_allclose(got[branch.name], want[branch.name], rtol=1e-12, err_msg=branch.name)
+        np.testing.assert_allclose(
+            got[branch.name], want[branch.name], rtol=1e-12, err_msg=branch.name
+        )
     for collection in COLLECTIONS:
         assert (collection in got) == (collection in want)
         if collection not in want:
@@ -141,7 +147,9 @@ def test_events_without_candidates_need_an_event_tree(
     for collection in COLLECTIONS:  # every third event without candidates
         empty = np.arange(120) % 3 == 0
         events[collection] = ak.where(empty, events[collection][:, :0], events[collection])
-    source = write_basf2_file("c.root", events, layout="candidate", simulation=True, event_tree=False)
+    source = write_basf2_file(
+        "c.root", events, layout="candidate", simulation=True, event_tree=False
+    )
     report = import_file(source, tmp_path / "out.root", simulation)
     keep = np.arange(120) % 3 != 0
     want = expected(events, simulation=True)
@@ -171,7 +179,9 @@ def test_nominal_beam_without_beam_variables(
 
 def test_merge_keeps_every_order_or_refuses(tmp_path: Path) -> None:
     # The longest tree leads; the others' events go after the shared event before them.
-    merged = merge_event_orders(tmp_path, ["a", "b"], [np.array([1, 3, 5]), np.array([2, 3, 4, 5, 6])])
+    merged = merge_event_orders(
+        tmp_path, ["a", "b"], [np.array([1, 3, 5]), np.array([2, 3, 4, 5, 6])]
+    )
     assert merged.tolist() == [1, 2, 3, 4, 5, 6]
     # Placing 2 before 1 (from a and b alone) contradicts c: solved exactly.
     sequences = [np.array([1, 3]), np.array([2, 3]), np.array([1, 2])]

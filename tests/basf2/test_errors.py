@@ -41,7 +41,9 @@ def muon_tree(
     n_events = len(counts)
     total = sum(counts)
     values = {make_root_compatible(v): np.linspace(0.1, 0.9, total) for v in variables}
-    values["charge"] = np.where(np.arange(total) % 2, 1.0, -1.0) if charge is None else np.full(total, charge)
+    values["charge"] = (
+        np.where(np.arange(total) % 2, 1.0, -1.0) if charge is None else np.full(total, charge)
+    )
     values["nCDCHits"] = np.arange(total) + 20.0
     values = {k: v for k, v in values.items() if k in [make_root_compatible(v) for v in variables]}
     keys = {
@@ -68,9 +70,7 @@ def muon_tree(
         return
     repeat = np.asarray(counts)
     rows: dict[str, Any] = {k: np.repeat(v, repeat) for k, v in keys.items()}
-    rows["__candidate__"] = np.asarray(
-        candidate or [i for c in counts for i in range(c)], np.int32
-    )
+    rows["__candidate__"] = np.asarray(candidate or [i for c in counts for i in range(c)], np.int32)
     rows["__ncandidates__"] = np.asarray(ncandidates or np.repeat(repeat, repeat), np.int32)
     rows["__weight__"] = np.asarray(weight or np.ones(total))
     rows.update(values)
@@ -105,7 +105,9 @@ def expect_error(path: Path, tmp_path: Path, problem: str, options: ImportOption
 def test_valid_minimal_file_imports(basf2_file: Writer, tmp_path: Path) -> None:
     # The reference for the cases below: the same file, unbroken, imports.
     for layout in ("event", "candidate"):
-        report = import_file(basf2_file(muons={"layout": layout}), tmp_path / f"{layout}.root", DATA)
+        report = import_file(
+            basf2_file(muons={"layout": layout}), tmp_path / f"{layout}.root", DATA
+        )
         assert report.metadata.n_events == (3 if layout == "event" else 2)
         assert report.collections == {"Track": "muons", "Photon": None, "V0": None}
 
@@ -143,7 +145,9 @@ def test_undecodable_branch(basf2_file: Writer, tmp_path: Path) -> None:
 def test_ncandidates_inconsistent_with_arrays(basf2_file: Writer, tmp_path: Path) -> None:
     path = basf2_file(muons={"ncandidates": (2, 1, 1)})
     expect_error(
-        path, tmp_path, r"branch 'px' has 0 values in experiment 26 run 4 event 2 but __ncandidates__ = 1"
+        path,
+        tmp_path,
+        r"branch 'px' has 0 values in experiment 26 run 4 event 2 but __ncandidates__ = 1",
     )
 
 
@@ -165,7 +169,11 @@ def test_candidate_counters(
 
 def test_missing_required_variable(basf2_file: Writer, tmp_path: Path) -> None:
     path = basf2_file(muons={"variables": tuple(v for v in TRACK if v != "nCDCHits")})
-    expect_error(path, tmp_path, r"tree 'muons' \(Track\) lacks the required candidate variable\(s\) nCDCHits")
+    expect_error(
+        path,
+        tmp_path,
+        r"tree 'muons' \(Track\) lacks the required candidate variable\(s\) nCDCHits",
+    )
 
 
 def test_non_integer_charge(basf2_file: Writer, tmp_path: Path) -> None:
@@ -178,7 +186,9 @@ def test_lists_and_kinds(basf2_file: Writer, tmp_path: Path) -> None:
     expect_error(path, tmp_path, "tree 'pions' .* fills no collection: map it with --list pions=")
     both = dataclasses.replace(DATA, lists={"muons": "Track", "pions": "Track"})
     expect_error(path, tmp_path, "trees 'muons' and 'pions' both fill Track", both)
-    expect_error(path, tmp_path, "no tree 'kaons'", dataclasses.replace(DATA, lists={"kaons": "Track"}))
+    expect_error(
+        path, tmp_path, "no tree 'kaons'", dataclasses.replace(DATA, lists={"kaons": "Track"})
+    )
     mc = dataclasses.replace(DATA, lists={"muons": "Track", "pions": "MCParticle"})
     expect_error(path, tmp_path, "fills MCParticle, but data has no MC truth", mc)
     ignored = dataclasses.replace(DATA, ignore=frozenset({"pions"}))

@@ -48,7 +48,10 @@ def test_table_is_basf2s() -> None:
         ("daughter(0, p)", "daughter__bo0__cm__spp__bc"),
         ("useCMSFrame(E)", "useCMSFrame__boE__bc"),
         ("invMassInLists(n0:Knn)", "invMassInLists__bon0__clKnn__bc"),
-        ("formula(daughter(0, E) / 2 - 0.5)", "formula__bodaughter__bo0__cm__spE__bc__sp__sl__sp2__sp__mi__sp0__pt5__bc"),
+        (
+            "formula(daughter(0, E) / 2 - 0.5)",
+            "formula__bodaughter__bo0__cm__spE__bc__sp__sl__sp2__sp__mi__sp0__pt5__bc",
+        ),
         ("extraInfo(decayModeID)", "extraInfo__bodecayModeID__bc"),
         ("isInRestOfEvent>0.5", "isInRestOfEvent__gt0__pt5"),
         ("muonID", "muonID"),

@@ -188,7 +188,9 @@ def _not_imported(plan: _Plan, beam_trees: set[str]) -> dict[str, list[str]]:
         used = {*plan.variables.get(tree.name, []), GENERATOR_WEIGHT}
         if tree.name in beam_trees:
             used |= set(BEAM_VARIABLES)
-        left = [v for v in [*tree.candidate, *tree.event] if v not in used and not v.startswith("__")]
+        left = [
+            v for v in [*tree.candidate, *tree.event] if v not in used and not v.startswith("__")
+        ]
         left += [f"{v} ({why})" for v, why in tree.skipped.items()]
         if left:
             report[tree.name] = left
@@ -326,7 +328,9 @@ def import_file(
 
     trees = plan.trees
     indices = {t.name: index_tree(source, t) for t in trees}
-    master = merge_event_orders(source, [t.name for t in trees], [indices[t.name].keys for t in trees])
+    master = merge_event_orders(
+        source, [t.name for t in trees], [indices[t.name].keys for t in trees]
+    )
     positions = {name: _positions(master, index) for name, index in indices.items()}
     with NtupleWriter(output, simulation=simulation) as writer, uproot.open(source) as file:
         for start in range(0, len(master), options.chunk_events):
@@ -373,7 +377,11 @@ def import_file(
         source=source,
         output=written,
         metadata=check_file(written),
-        collections={c: (plan.collections[c].name if c in plan.collections else None) for c in COLLECTIONS if simulation or c != "MCParticle"},
+        collections={
+            c: (plan.collections[c].name if c in plan.collections else None)
+            for c in COLLECTIONS
+            if simulation or c != "MCParticle"
+        },
         event_trees=[t.name for t in plan.event_trees],
         not_imported=not_imported,
         beam=beam_source,

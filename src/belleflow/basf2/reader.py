@@ -187,13 +187,15 @@ def inspect_file(path: str | os.PathLike[str]) -> list[Basf2Tree]:
 
 def _pack_keys(where: str, experiment: Any, run: Any, event: Any) -> Int64Array:
     parts = []
-    for label, values, bits in zip(("experiment", "run", "event"), (experiment, run, event), _KEY_BITS, strict=True):
-        values = np.asarray(values)
-        if values.dtype.kind == "f":
-            if not np.all(np.isfinite(values) & (values == np.round(values))):
-                msg = f"{where}: {label} numbers are not integers"
-                raise Basf2ImportError(msg)
-        values = values.astype(np.int64)
+    for label, raw, bits in zip(
+        ("experiment", "run", "event"), (experiment, run, event), _KEY_BITS, strict=True
+    ):
+        raw = np.asarray(raw)  # noqa: PLW2901 - the same numbers, as an array
+        # expNum, runNum, evtNum of older trees are doubles.
+        if raw.dtype.kind == "f" and not np.all(np.isfinite(raw) & (raw == np.round(raw))):
+            msg = f"{where}: {label} numbers are not integers"
+            raise Basf2ImportError(msg)
+        values = raw.astype(np.int64)
         bad = (values < 0) | (values >= 1 << bits)
         if np.any(bad):
             msg = f"{where}: {label} number {values[bad][0]} outside 0..{(1 << bits) - 1}"
@@ -249,7 +251,9 @@ def _check_candidates(
     unordered = same & (candidate[1:] <= candidate[:-1])
     outside = (candidate < 0) | (candidate >= ncandidates)
     if np.any(unordered) or np.any(outside):
-        row = int(np.flatnonzero(outside)[0] if np.any(outside) else np.flatnonzero(unordered)[0] + 1)
+        row = int(
+            np.flatnonzero(outside)[0] if np.any(outside) else np.flatnonzero(unordered)[0] + 1
+        )
         msg = (
             f"{where}: __candidate__ {candidate[row]} inconsistent with __ncandidates__ "
             f"{ncandidates[row]} in {describe_key(int(keys[row]))} (row {row}): each event's "
@@ -288,7 +292,9 @@ def index_tree(path: str | os.PathLike[str], tree: Basf2Tree, *, step: int = _ST
         for batch in file[tree.name].iterate(wanted, step_size=step, library="np"):
             for name in wanted:
                 columns[name].append(batch[name])
-    flat = {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in columns.items()}
+    flat = {
+        name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in columns.items()
+    }
     keys = _pack_keys(where, *(flat[k] for k in tree.keys))
     weight = flat["__weight__"].astype(np.float64)
     if candidate_layout:
