@@ -196,3 +196,5 @@ def test_lists_and_kinds(basf2_file: Writer, tmp_path: Path) -> None:
     simulation = dataclasses.replace(ignored, kind="simulation", process="mumu")
     expect_error(path, tmp_path, "needs a generator-level list for MCParticle", simulation)
     expect_error(path, tmp_path, "needs --process", dataclasses.replace(simulation, process=None))
+    mislabelled = dataclasses.replace(ignored, process="mumu")
+    expect_error(path, tmp_path, "the process of data is 'data'", mislabelled)

@@ -312,6 +312,9 @@ def import_file(
         raise Basf2ImportError(msg)
     simulation = options.kind != "data"
     process = options.process or ("data" if options.kind == "data" else None)
+    if options.kind == "data" and process != "data":
+        msg = f"{source}: --process {process!r} with --kind data: the process of data is 'data'"
+        raise Basf2ImportError(msg)
     if process is None:
         msg = f"{source}: --kind {options.kind} needs --process (the catalogue process or signal model)"
         raise Basf2ImportError(msg)

@@ -19,7 +19,7 @@ Reading is in two passes. :func:`index_tree` streams the bookkeeping branches
 alone (``uproot.iterate``) and checks them; :func:`merge_event_orders` orders
 the events of all trees of a file; :func:`read_chunk` then reads the rows of a
 range of those events from one tree by entry range, so memory holds one chunk
-of events plus about 24 bytes of bookkeeping per row.
+of events plus a few tens of bytes of bookkeeping per row.
 """
 
 from __future__ import annotations
