@@ -207,13 +207,14 @@ def _simulation_estimates(
         if estimate is not None and float(estimate.values.sum()) > 0:
             estimates[process] = estimate
     if not estimates:
-        if not table.background_processes():
+        # The least-known process (largest per-event weight) sets what could have been missed.
+        weight = max(weights, default=model.background.floor_weight or 0.0)
+        if weight <= 0:
             msg = (
-                f"no simulated background process in the histograms at m = {mass:g} GeV: "
-                "significances need a background model"
+                f"no simulated background event anywhere in the spectrum at m = {mass:g} GeV "
+                "and no simulation weight to floor it with: declare background.floor_weight"
             )
             raise ValueError(msg)
-        weight = min(weights, default=1.0)
         estimates["simulation_floor"] = floor_estimate(
             idx, u_edges=u_edges, usable=usable, weight=weight
         )
