@@ -49,7 +49,6 @@ __all__ = [
     "Classifier",
     "ClassifierError",
     "clear_cache",
-    "file_sha256",
     "load_model",
     "onnx_scores",
     "onnx_session",
@@ -68,11 +67,6 @@ _INPUT_DTYPES: dict[str, type[np.floating[Any]]] = {
 
 class ClassifierError(ValueError):
     """A classifier record or model that cannot be used (corrupt, modified, wrong format)."""
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _retrain_hint(channel: str) -> str:
