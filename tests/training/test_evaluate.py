@@ -111,7 +111,9 @@ def test_unreadable_model_is_an_error(saved: Path) -> None:
     model = saved.with_suffix(".onnx")
     model.write_bytes(b"not a model")
     record = json.loads(saved.read_text())
-    record["model"]["sha256"] = hashlib.sha256(b"not a model").hexdigest()  # the record agrees: the bytes are not ONNX
+    record["model"]["sha256"] = hashlib.sha256(
+        b"not a model"
+    ).hexdigest()  # the record agrees: the bytes are not ONNX
     saved.write_text(json.dumps(record))
     with pytest.raises(ClassifierError, match="onnxruntime cannot load it"):
         load_model(saved)
