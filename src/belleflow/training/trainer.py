@@ -22,7 +22,7 @@ The channel module declares ``FEATURES``, ``features(events)`` and
    its record ``<channel>-v<N>.json`` (:mod:`belleflow.training.evaluate`).
 
 XGBoost, scikit-learn and the converters are needed only here (the ``train``
-extra); running a channel needs only onnxruntime.
+dependency group); running a channel needs only onnxruntime.
 """
 
 from __future__ import annotations
