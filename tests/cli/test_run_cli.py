@@ -37,7 +37,7 @@ data:
   - {name: b2data, experiment: Belle II, machine: SuperKEKB, ecms: 10.58, luminosity: 0.01,
      luminosity_source: test}
 simulation:
-  - {name: b2mumu, process: mumu, stands_for: [b2data], events: 500}
+  - {name: b2mumu, process: mumu, stands_for: [b2data], events: 300}
 skims:
   - {name: lowmult, processes: [mumu]}
 """
@@ -49,7 +49,13 @@ def setup(make_ntuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple
     for folder, simulation in (("data/b2data", False), ("mc/b2mumu", True)):
         (tmp_path / folder).mkdir(parents=True)
         for i in range(2):
-            make_ntuple(f"{folder}/f{i}.root", n_events=150, seed=i + 5, simulation=simulation)
+            make_ntuple(
+                f"{folder}/f{i}.root",
+                n_events=150,
+                seed=i + 5,
+                simulation=simulation,
+                sample=folder.split("/")[1],
+            )
     catalogue = tmp_path / "catalogue.yaml"
     catalogue.write_text(CATALOGUE)
     module = tmp_path / "dimuon_channel.py"

@@ -73,9 +73,9 @@ data:
     luminosity: 0.01
     luminosity_source: test
 simulation:
-  - {name: b2mumu, process: mumu, stands_for: [b2data], events: 600}
-  - {name: b1mumu, process: mumu, stands_for: [b1data], events: 600}
-  - {name: b2tautau, process: tautau, stands_for: [b2data], events: 400}
+  - {name: b2mumu, process: mumu, stands_for: [b2data], events: 651}
+  - {name: b1mumu, process: mumu, stands_for: [b1data], events: 200}
+  - {name: b2tautau, process: tautau, stands_for: [b2data], events: 417}
 skims:
   - {name: lowmult, processes: [mumu, tautau], channels: []}
 """
@@ -102,11 +102,15 @@ def small_catalogue(make_ntuple: Callable[..., Path], tmp_path: Path) -> Path:
         (tmp_path / folder).mkdir(parents=True)
         for i in range(n_files):
             seed += 1
+            # As the production writes them: the sample's name and the file's
+            # number; the simulation's events add up to the catalogue's.
             make_ntuple(
                 f"{folder}/f{i}.root",
                 n_events=N_EVENTS + 17 * i,
                 seed=seed,
                 simulation=simulation,
+                sample=folder.split("/")[1],
+                generator={"index": i, "n_files": n_files},
             )
     path = tmp_path / "catalogue.yaml"
     path.write_text(CATALOGUE, encoding="utf-8")

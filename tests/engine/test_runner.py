@@ -65,7 +65,7 @@ def test_iterative_run_writes_outputs(
         np.testing.assert_allclose(th1.values(), h["mumu", "nominal", :].values())
         assert file["m_vs_ntrack__data__nominal"].values().shape == (10, 8)
     # Finished runs leave no checkpoints behind.
-    assert not (folder / "checkpoints").exists()
+    assert not (tmp_path / "out" / ".checkpoints" / "dimuon").exists()
 
 
 def test_accounting_equals_file_entries(
@@ -92,7 +92,8 @@ def test_accounting_equals_file_entries(
             assert weighted == pytest.approx(count * weight)
     assert report["samples"]["b2data"]["kind"] == "data"
     assert report["samples"]["b2mumu"]["process"] == "mumu"
-    assert report["samples"]["b2mumu"]["generated_events"] == 600
+    assert report["samples"]["b2mumu"]["generated_events"] == 651
+    assert report["samples"]["b2mumu"]["expected_events"] == 651
     assert report["catalogue"]["sha256"]
     assert report["timing"]["events_per_s"] > 0
 
@@ -136,9 +137,8 @@ def test_executors_give_identical_histograms(
 
 def test_blinding(small_catalogue: Path, dimuon_channel: Channel) -> None:
     blind = run(small_catalogue, dimuon_channel, None)["dimuon"].histograms["m_mumu"]
-    unblind = run(small_catalogue, dimuon_channel, None, unblind=True)["dimuon"].histograms[
-        "m_mumu"
-    ]
+    unblinded = run(small_catalogue, dimuon_channel, None, unblind="test: compare with blinded")
+    unblind = unblinded["dimuon"].histograms["m_mumu"]
     window = slice(hist.loc(10.0), hist.loc(10.5))
     assert blind["data", "nominal", window].sum().value == 0
     assert unblind["data", "nominal", window].sum().value > 0
@@ -200,8 +200,8 @@ def test_missing_file_fails_early(
     small_catalogue: Path, dimuon_channel: Channel, tmp_path: Path
 ) -> None:
     text = small_catalogue.read_text().replace(
-        "{name: b2tautau, process: tautau, stands_for: [b2data], events: 400}",
-        "{name: b2tautau, process: tautau, stands_for: [b2data], events: 400, "
+        "{name: b2tautau, process: tautau, stands_for: [b2data], events: 417}",
+        "{name: b2tautau, process: tautau, stands_for: [b2data], events: 417, "
         "files: [mc/b2tautau/f0.root, mc/b2tautau/gone.root]}",
     )
     small_catalogue.write_text(text)
@@ -219,7 +219,7 @@ def test_resume_gives_identical_histograms(
     partial = run(small_catalogue, dimuon_channel, out, chunksize=50, maxchunks=2)
     assert partial["dimuon"].report["incomplete_reason"] == "maxchunks (incomplete by choice)"
     assert partial["dimuon"].report["differences"]
-    stored = list((out / "dimuon" / "checkpoints").rglob("*.json"))
+    stored = list((out / ".checkpoints" / "dimuon").rglob("*.json"))
     assert len(stored) == partial["dimuon"].report["chunks"]["processed"]
     resumed = run(small_catalogue, dimuon_channel, out, chunksize=50, resume=True)
     assert resumed["dimuon"].report["chunks"]["resumed"] == len(stored)
