@@ -106,7 +106,9 @@ def test_a_file_of_another_sample_is_an_extra_file(
     root = small_catalogue.parent
     stray = root / "mc" / "b2tautau" / "f7.root"
     shutil.copy(root / "mc" / "b1mumu" / "f0.root", stray)
-    with pytest.raises(BadFileError, match="extra file: its metadata says it belongs to sample 'b1mumu'"):
+    with pytest.raises(
+        BadFileError, match="extra file: its metadata says it belongs to sample 'b1mumu'"
+    ):
         run(small_catalogue, dimuon_channel, None)
 
 
@@ -114,7 +116,9 @@ def test_a_missing_data_file_is_caught_by_its_numbering(
     small_catalogue: Path, dimuon_channel: Channel
 ) -> None:
     (small_catalogue.parent / "data" / "b2data" / "f1.root").unlink()
-    with pytest.raises(BadFileError, match=r"'b2data': missing files: the production wrote 2, numbers \[1\]"):
+    with pytest.raises(
+        BadFileError, match=r"'b2data': missing files: the production wrote 2, numbers \[1\]"
+    ):
         run(small_catalogue, dimuon_channel, None)
     result = run(small_catalogue, dimuon_channel, None, skip_bad_files=True)
     report = result["dimuon"].report

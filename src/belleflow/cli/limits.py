@@ -42,9 +42,16 @@ def limits(
         None, "--model", help="StatModel JSON/YAML (one channel only)."
     ),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the Brazil plots."),
+    allow_incomplete: bool = typer.Option(
+        False,
+        "--allow-incomplete",
+        help="Compute limits on a run whose report.json is not complete (its luminosity "
+        "and weights then do not match the events read).",
+    ),
 ) -> None:
     """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots."""
-    from belleflow.limits import compute_channel_limits  # noqa: PLC0415 - fast --help
+    from belleflow.engine.executors import local_cluster  # noqa: PLC0415 - fast --help
+    from belleflow.limits import compute_channel_limits  # noqa: PLC0415
 
     console = Console()
     names = list(channels or [])
@@ -59,7 +66,24 @@ def limits(
     if executor not in {"inprocess", "local", "dask"}:
         console.print(f"[red]unknown executor {executor!r}[/red]")
         raise typer.Exit(2)
+    for name in names:
+        problem = _incomplete(run_dir / name / "report.json")
+        if problem and not allow_incomplete:
+            console.print(
+                f"[red]{name}: {problem}: refusing to compute limits "
+                "(--allow-incomplete to do it anyway)[/red]"
+            )
+            raise typer.Exit(1)
+        if problem:
+            console.print(f"[yellow]{name}: {problem}; computing limits anyway[/yellow]")
     client = None
+    cluster = None
+    if executor == "local":
+        # The engine's LocalCluster: scheduler, workers and dashboard on 127.0.0.1 only.
+        import distributed  # noqa: PLC0415
+
+        cluster = local_cluster(workers, dashboard_address="127.0.0.1:0")
+        client = distributed.Client(cluster)  # type: ignore[no-untyped-call]
     if executor == "dask":
         if scheduler is None:
             console.print("[red]--executor dask needs --scheduler ADDRESS[/red]")
@@ -74,7 +98,7 @@ def limits(
                 run_dir,
                 models=_models_for(name, run_dir, model_file),
                 client=client,
-                executor="inprocess" if executor == "dask" else executor,
+                executor="inprocess" if client is not None else executor,
                 n_workers=workers,
                 cl=cl,
                 plots=not no_plots,
@@ -84,6 +108,26 @@ def limits(
     finally:
         if client is not None:
             client.close()  # type: ignore[no-untyped-call]
+        if cluster is not None:
+            cluster.close()
+
+
+def _incomplete(report_path: Path) -> str:
+    """Why a run's outputs are not a complete run ("" if they are)."""
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"no {report_path}"
+    except (OSError, ValueError) as err:
+        return f"{report_path} cannot be read ({err})"
+    if not isinstance(report, dict):
+        return f"{report_path} is not a belleflow report"
+    if report.get("complete") is not True:
+        reason = report.get("incomplete_reason") or "unknown reason"
+        events = report.get("events") or {}
+        read = f", {events.get('read')}/{events.get('expected')} events" if events else ""
+        return f"the run is incomplete ({reason}{read})"
+    return ""
 
 
 def _print_result(console: Any, name: str, result: Any) -> None:
