@@ -146,9 +146,9 @@ def test_limits_refuses_an_incomplete_run(
     calls: list[str] = []
     monkeypatch.setattr(
         "belleflow.limits.compute_channel_limits",
-        lambda name, *args, **kwargs: calls.append(name) or [],
+        lambda name, *_args, **_kwargs: calls.append(name) or [],
     )
-    monkeypatch.setattr("belleflow.cli.limits._models_for", lambda *args: {})
+    monkeypatch.setattr("belleflow.cli.limits._models_for", lambda *_args: {})
     result = invoke("limits", "dimuon", "--in", str(out))
     assert result.exit_code == 1  # type: ignore[attr-defined]
     assert "the run is incomplete (maxchunks (incomplete by choice), 150/600 events)" in " ".join(
