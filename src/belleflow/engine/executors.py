@@ -33,7 +33,10 @@ import ctypes
 import ctypes.util
 import importlib
 import os
+import signal
+import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +44,10 @@ from typing import Any
 
 import yaml
 from coffea.processor import DaskExecutor, FuturesExecutor, IterativeExecutor
+from coffea.processor import executor as coffea_executor
 from coffea.processor.executor import WorkItem
+from distributed.diagnostics.plugin import WorkerPlugin
+from rich.progress import Progress
 
 from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
 from belleflow.processor import chunk_key
@@ -58,6 +64,8 @@ __all__ = [
     "GuardedDaskExecutor",
     "GuardedFuturesExecutor",
     "GuardedIterativeExecutor",
+    "IgnoreInterruptsPlugin",
+    "check_reachable",
     "deploy_dir",
     "job_script",
     "load_cluster_spec",
@@ -222,7 +230,27 @@ class _GuardMixin:
         # Metadata fetching is not used (the engine plans itself) but stays unguarded.
         if getattr(self, "function_name", None) != "get_metadata":
             function = ChunkGuard(function, self.chunk_retries, self.skip_bad_files)
-        return super().__call__(items, function, accumulator)  # type: ignore[misc]
+        with _bars_unless(bool(getattr(self, "status", True))):
+            return super().__call__(items, function, accumulator)  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def _bars_unless(status: bool) -> Iterator[None]:
+    """Without ``status``, coffea's progress bars are disabled.
+
+    coffea's iterative and futures executors draw their ``rich`` bar
+    whatever ``status`` says (the iterative one only hides the task, not the
+    bar): its bar factory is swapped for a disabled one while they run.
+    """
+    if status:
+        yield
+        return
+    original = coffea_executor.rich_bar
+    coffea_executor.rich_bar = lambda: Progress(disable=True)
+    try:
+        yield
+    finally:
+        coffea_executor.rich_bar = original
 
 
 @dataclass
@@ -479,6 +507,39 @@ def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs:
         return distributed.LocalCluster(**options)
 
 
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Fail fast when nothing listens at a scheduler address (before any planning).
+
+    Raises:
+        ClusterError: The address is malformed or its TCP port does not answer.
+    """
+    distributed: Any = importlib.import_module("distributed")
+    try:
+        _, location = distributed.comm.parse_address(address)
+        host, port = distributed.comm.addressing.parse_host_port(location)
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError, TypeError) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        msg = f"cannot reach the Dask scheduler at {redact(address)}: {redact(reason)}"
+        raise ClusterError(msg) from None
+
+
+class IgnoreInterruptsPlugin(WorkerPlugin):
+    """Worker plugin for the engine's own LocalCluster: workers ignore SIGINT.
+
+    Ctrl-C reaches the whole process group; the run (its client) handles it,
+    writes its report and stops the cluster, and workers killed by the same
+    signal would only print their tracebacks.
+    """
+
+    name = "belleflow-ignore-interrupts"
+
+    def setup(self, worker: Any) -> None:  # noqa: ARG002 - distributed's signature
+        """Called by distributed in each worker (in its main thread)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _connect(distributed: Any, address: str, security: Any) -> Any:
     try:
         return distributed.Client(address, security=security, timeout=f"{CONNECT_TIMEOUT}s")
@@ -528,6 +589,7 @@ def open_client(
             if adaptive:
                 cluster.adapt(minimum=adaptive[0], maximum=adaptive[1])
             client = stack.enter_context(_connect(distributed, cluster, security))
+            client.register_plugin(IgnoreInterruptsPlugin())
         elif executor == "gateway":
             spec = load_cluster_spec("gateway", cluster_config, overrides)
             from dask_gateway import Gateway  # noqa: PLC0415 - optional dependency

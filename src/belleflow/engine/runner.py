@@ -52,6 +52,7 @@ from belleflow.engine.executors import (
     GuardedDaskExecutor,
     GuardedFuturesExecutor,
     GuardedIterativeExecutor,
+    check_reachable,
     lost_workers,
     open_client,
 )
@@ -302,6 +303,8 @@ def run_channels(
         ValueError: An empty ``unblind`` reason.
     """
     reason = check_unblind_reason(unblind)
+    if client is None and "://" in executor:
+        check_reachable(executor)
 
     def say(text: str) -> None:
         echo(redact(text))
