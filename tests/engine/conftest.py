@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -121,3 +123,64 @@ def small_catalogue(make_ntuple: Callable[..., Path], tmp_path: Path) -> Path:
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own file metadata cache."""
     monkeypatch.setenv("BELLEFLOW_CACHE", str(tmp_path / "cache"))
+
+
+#: A channel module file as users write them: slow on demand, and able to
+#: kill its own worker once (environment variables reach Dask workers).
+SLOW_CHANNEL = """
+import os
+import signal
+import time
+from pathlib import Path
+
+import awkward as ak
+import hist
+from belleflow.processor import Channel, ChannelProcessor
+
+
+class Slow(ChannelProcessor):
+    histograms = {"m_mumu": (hist.axis.Regular(30, 8.0, 13.0, name="m_mumu"),)}
+
+    def process_chunk(self, events, chunk):
+        time.sleep(float(os.environ.get("SLOW_CHANNEL_SECONDS", "0")))
+        kill = os.environ.get("SLOW_CHANNEL_KILL_MARKER")
+        if kill and not Path(kill).exists():
+            # A worker dies mid-chunk, once: as from the OOM killer or a node failure.
+            Path(kill).write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        muons = events.Track[events.Track.muonID > 0.0]
+        two = chunk.cut("two_muons", ak.num(muons) >= 2)
+        pair = muons[two][:, 0] + muons[two][:, 1]
+        chunk.fill("m_mumu", m_mumu=pair.mass)
+
+
+channel = Channel("slow", "test: slow dimuon", "lowmult", ("Belle II",), Slow)
+"""
+
+
+#: The ``belleflow`` command line, in a subprocess.
+CLI = "from belleflow.cli import main; main()"
+
+
+@pytest.fixture
+def slow_channel(tmp_path: Path) -> str:
+    module = tmp_path / "slow_channel.py"
+    module.write_text(SLOW_CHANNEL, encoding="utf-8")
+    return f"{module}:channel"
+
+
+def _belleflow(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,  # its own process group, like a job in a terminal
+    )
+
+
+@pytest.fixture
+def belleflow() -> Callable[..., subprocess.Popen[str]]:
+    """Start ``belleflow ARGS`` in a subprocess of its own process group (as in a terminal)."""
+    return _belleflow

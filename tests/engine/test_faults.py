@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,59 +20,9 @@ import pytest
 from belleflow.engine import load_histograms, run_channels
 from belleflow.engine.executors import local_cluster
 
-SLOW_CHANNEL = """
-import os
-import signal
-import time
-from pathlib import Path
-
-import awkward as ak
-import hist
-from belleflow.processor import Channel, ChannelProcessor
-
-
-class Slow(ChannelProcessor):
-    histograms = {"m_mumu": (hist.axis.Regular(30, 8.0, 13.0, name="m_mumu"),)}
-
-    def process_chunk(self, events, chunk):
-        time.sleep(float(os.environ.get("SLOW_CHANNEL_SECONDS", "0")))
-        kill = os.environ.get("SLOW_CHANNEL_KILL_MARKER")
-        if kill and not Path(kill).exists():
-            # A worker dies mid-chunk, once: as from the OOM killer or a node failure.
-            Path(kill).write_text(str(os.getpid()))
-            os.kill(os.getpid(), signal.SIGKILL)
-        muons = events.Track[events.Track.muonID > 0.0]
-        two = chunk.cut("two_muons", ak.num(muons) >= 2)
-        pair = muons[two][:, 0] + muons[two][:, 1]
-        chunk.fill("m_mumu", m_mumu=pair.mass)
-
-
-channel = Channel("slow", "test: slow dimuon", "lowmult", ("Belle II",), Slow)
-"""
-
-CLI = "from belleflow.cli import main; main()"
-
-
-@pytest.fixture
-def slow_channel(tmp_path: Path) -> str:
-    module = tmp_path / "slow_channel.py"
-    module.write_text(SLOW_CHANNEL, encoding="utf-8")
-    return f"{module}:channel"
-
-
-def belleflow(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", CLI, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,  # its own process group, like a job in a terminal
-    )
-
 
 def test_unreachable_scheduler_is_one_line_within_10_s(
-    small_catalogue: Path, slow_channel: str, tmp_path: Path
+    small_catalogue: Path, slow_channel: str, tmp_path: Path, belleflow: Any
 ) -> None:
     tic = time.perf_counter()
     process = belleflow(
@@ -91,7 +40,7 @@ def test_unreachable_scheduler_is_one_line_within_10_s(
 
 @pytest.mark.slow
 def test_sigint_stops_reports_and_resume_continues(
-    small_catalogue: Path, slow_channel: str, tmp_path: Path
+    small_catalogue: Path, slow_channel: str, tmp_path: Path, belleflow: Any
 ) -> None:
     out = tmp_path / "out"
     args = ["run", slow_channel, "--catalogue", str(small_catalogue), "--executor", "local"]
@@ -164,7 +113,7 @@ def test_a_killed_worker_is_reported_and_changes_nothing(
 
 @pytest.mark.parametrize("executor", ["iterative", "futures"])
 def test_no_progress_prints_no_bar(
-    small_catalogue: Path, slow_channel: str, tmp_path: Path, executor: str
+    small_catalogue: Path, slow_channel: str, tmp_path: Path, executor: str, belleflow: Any
 ) -> None:
     process = belleflow(
         "run", slow_channel, "--catalogue", str(small_catalogue), "--executor", executor,
