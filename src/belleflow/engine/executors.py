@@ -507,12 +507,20 @@ def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs:
         return distributed.LocalCluster(**options)
 
 
-def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Fail fast when nothing listens at a scheduler address (before any planning).
+def check_reachable(
+    address: str, *, security: Any = None, timeout: float = CONNECT_TIMEOUT
+) -> None:
+    """Fail fast when a scheduler address cannot work (before any planning).
 
     Raises:
-        ClusterError: The address is malformed or its TCP port does not answer.
+        ClusterError: The address is malformed, its TCP port does not answer,
+            or it is ``tls://`` and no certificates were given.
     """
+    if address.startswith("tls://") and security is None:
+        msg = (
+            f"the scheduler at {redact(address)} uses TLS: give --tls-ca, --tls-cert and --tls-key"
+        )
+        raise ClusterError(msg)
     distributed: Any = importlib.import_module("distributed")
     try:
         _, location = distributed.comm.parse_address(address)
@@ -543,7 +551,8 @@ class IgnoreInterruptsPlugin(WorkerPlugin):
 def _connect(distributed: Any, address: str, security: Any) -> Any:
     try:
         return distributed.Client(address, security=security, timeout=f"{CONNECT_TIMEOUT}s")
-    except (OSError, TimeoutError) as err:
+    except (OSError, TimeoutError, TypeError) as err:
+        # TypeError: distributed's word for a TLS address without TLS settings.
         reason = " ".join(str(err).split()) or type(err).__name__
         msg = f"cannot reach the Dask scheduler at {redact(address)}: {redact(reason)}"
         raise ClusterError(msg) from None

@@ -304,7 +304,7 @@ def run_channels(
     """
     reason = check_unblind_reason(unblind)
     if client is None and "://" in executor:
-        check_reachable(executor)
+        check_reachable(executor, security=security)
 
     def say(text: str) -> None:
         echo(redact(text))
