@@ -42,6 +42,11 @@ def limits(
         None, "--model", help="StatModel JSON/YAML (one channel only)."
     ),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the Brazil plots."),
+    luminosity: str | None = typer.Option(
+        None,
+        "--luminosity",
+        help="Project the expected limits to this luminosity (178/fb, 1.2/ab, 500/pb).",
+    ),
     allow_incomplete: bool = typer.Option(
         False,
         "--allow-incomplete",
@@ -49,9 +54,17 @@ def limits(
         "and weights then do not match the events read).",
     ),
 ) -> None:
-    """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots."""
+    """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots.
+
+    With --luminosity the expected limits are projected to that luminosity
+    (signal and simulation scaled, their MC-statistics uncertainty kept) and
+    written into DIR/CHANNEL[/MODEL]/projection_<L>fb/, for comparison with a
+    paper's expected limits. A run whose report.json is not complete is
+    refused unless --allow-incomplete.
+    """
     from belleflow.engine.executors import local_cluster  # noqa: PLC0415 - fast --help
     from belleflow.limits import compute_channel_limits  # noqa: PLC0415
+    from belleflow.limits.conversion import parse_luminosity  # noqa: PLC0415
 
     console = Console()
     names = list(channels or [])
@@ -76,6 +89,13 @@ def limits(
             raise typer.Exit(1)
         if problem:
             console.print(f"[yellow]{name}: {problem}; computing limits anyway[/yellow]")
+    target = None
+    if luminosity is not None:
+        try:
+            target = parse_luminosity(luminosity)
+        except ValueError as exc:
+            console.print(f"[red]--luminosity: {exc}[/red]")
+            raise typer.Exit(2) from None
     client = None
     cluster = None
     if executor == "local":
@@ -102,6 +122,7 @@ def limits(
                 n_workers=workers,
                 cl=cl,
                 plots=not no_plots,
+                target_luminosity_fb=target,
             )
             for result in results:
                 _print_result(console, name, result)
@@ -144,9 +165,17 @@ def _print_result(console: Any, name: str, result: Any) -> None:
             f"{p['expected_converted'][2]:.3g}",
         )
     console.print(table)
-    g = result.global_significance
-    console.print(
-        f"largest local excess Z = {g.z_local:.2f} at {g.mass:.4g} GeV; "
-        f"global Z = {g.z_global:.2f} ({g.method})"
-    )
+    if result.projection is not None:
+        console.print(
+            f"expected limits projected to {result.luminosity_fb:.4g} fb^-1 "
+            f"({result.projection:.4g} x the run's luminosity)"
+        )
+    elif result.model.blinded:
+        console.print("blinded: expected limits only, no observed limit or significance")
+    else:
+        g = result.global_significance
+        console.print(
+            f"largest local excess Z = {g.z_local:.2f} at {g.mass:.4g} GeV; "
+            f"global Z = {g.z_global:.2f} ({g.method})"
+        )
     console.print(f"wrote {', '.join(sorted(str(p) for p in result.files.values()))}")
