@@ -159,13 +159,20 @@ def test_limits_refuses_an_incomplete_run(
     assert calls == ["dimuon"], result.output  # type: ignore[attr-defined]
 
 
-def test_failed_run_replaces_a_complete_one_with_its_failure(
-    setup: tuple[Path, str], tmp_path: Path
-) -> None:
+@pytest.fixture
+def complete_run(setup: tuple[Path, str], tmp_path: Path) -> tuple[Path, str, Path]:
+    """``(catalogue, channel, out)`` after a complete run into ``out``."""
     catalogue, channel = setup
     out = tmp_path / "out"
     assert invoke(*run_args(catalogue, channel, out)).exit_code == 0  # type: ignore[attr-defined]
     assert json.loads((out / "dimuon" / "report.json").read_text())["complete"] is True
+    return catalogue, channel, out
+
+
+def test_failed_run_replaces_a_complete_one_with_its_failure(
+    complete_run: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    catalogue, channel, out = complete_run
     bad = tmp_path / "mc" / "b2mumu" / "f1.root"
     bad.write_bytes(b"not a ROOT file")
     result = invoke(*run_args(catalogue, channel, out))
@@ -180,11 +187,9 @@ def test_failed_run_replaces_a_complete_one_with_its_failure(
 
 
 def test_resume_with_other_samples_does_not_replace_a_complete_run(
-    setup: tuple[Path, str], tmp_path: Path
+    complete_run: tuple[Path, str, Path],
 ) -> None:
-    catalogue, channel = setup
-    out = tmp_path / "out"
-    assert invoke(*run_args(catalogue, channel, out)).exit_code == 0  # type: ignore[attr-defined]
+    catalogue, channel, out = complete_run
     before = {p.name: p.read_bytes() for p in (out / "dimuon").iterdir()}
     result = invoke(*run_args(catalogue, channel, out, "--resume", "--sample", "b2data"))
     assert result.exit_code == 1  # type: ignore[attr-defined]

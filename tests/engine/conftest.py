@@ -13,6 +13,7 @@ import awkward as ak
 import cloudpickle
 import hist
 import pytest
+import uproot
 
 from belleflow.processor import Channel, ChannelProcessor, ChunkContext
 
@@ -184,3 +185,19 @@ def _belleflow(*args: str, env: dict[str, str] | None = None) -> subprocess.Pope
 def belleflow() -> Callable[..., subprocess.Popen[str]]:
     """Start ``belleflow ARGS`` in a subprocess of its own process group (as in a terminal)."""
     return _belleflow
+
+
+def _corrupt_basket(path: Path, branch: str = "Track_px") -> None:
+    """Overwrite the compressed payload of a branch's basket: the header stays valid."""
+    with uproot.open(path) as file:
+        b = file["events"][branch]
+        seek, size = int(b.member("fBasketSeek")[0]), int(b.member("fBasketBytes")[0])
+    data = bytearray(path.read_bytes())
+    data[seek + 100 : seek + size - 8] = b"\xa5" * (size - 108)
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def corrupt_basket() -> Callable[..., None]:
+    """Damage one basket of a file (``corrupt_basket(path, branch="Track_px")``)."""
+    return _corrupt_basket

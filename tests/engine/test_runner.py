@@ -36,16 +36,6 @@ def entries(path: str | Path) -> int:
         return int(file["events"].num_entries)
 
 
-def corrupt_basket(path: Path, branch: str = "Track_px") -> None:
-    """Overwrite the compressed payload of a branch's basket: the header stays valid."""
-    with uproot.open(path) as file:
-        b = file["events"][branch]
-        seek, size = int(b.member("fBasketSeek")[0]), int(b.member("fBasketBytes")[0])
-    data = bytearray(path.read_bytes())
-    data[seek + 100 : seek + size - 8] = b"\xa5" * (size - 108)
-    path.write_bytes(bytes(data))
-
-
 def test_iterative_run_writes_outputs(
     small_catalogue: Path, dimuon_channel: Channel, tmp_path: Path
 ) -> None:
@@ -171,7 +161,7 @@ def test_truncated_file_fails_early_naming_it(
 
 
 def test_corrupt_basket_fails_naming_file_or_is_skipped(
-    small_catalogue: Path, dimuon_channel: Channel, tmp_path: Path
+    small_catalogue: Path, dimuon_channel: Channel, tmp_path: Path, corrupt_basket: Any
 ) -> None:
     bad = small_catalogue.parent / "mc" / "b2mumu" / "f2.root"
     n_bad = entries(bad)

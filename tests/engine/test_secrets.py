@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import uproot
 
 TOKEN = "tok3n-S3CRET-4f9a"
 PASSWORD = "pa55-S3CRET-77"
@@ -90,16 +89,6 @@ def server(small_catalogue: Path) -> Iterator[tuple[str, list[str]]]:
     httpd.server_close()
 
 
-def corrupt_basket(path: Path, branch: str = "Track_px") -> None:
-    """Overwrite the payload of a branch's basket: the header stays valid."""
-    with uproot.open(path) as file:
-        b = file["events"][branch]
-        seek, size = int(b.member("fBasketSeek")[0]), int(b.member("fBasketBytes")[0])
-    data = bytearray(path.read_bytes())
-    data[seek + 100 : seek + size - 8] = b"\xa5" * (size - 108)
-    path.write_bytes(bytes(data))
-
-
 def url(host: str, path: str, *, user: bool = False) -> str:
     who = f"alice:{PASSWORD}@" if user else ""
     return f"http://{who}{host}/{path}?authz={TOKEN}"
@@ -111,6 +100,7 @@ def test_planted_token_appears_in_no_output(
     tmp_path: Path,
     server: tuple[str, list[str]],
     belleflow: Any,
+    corrupt_basket: Any,
 ) -> None:
     host, requests = server
     root = small_catalogue.parent

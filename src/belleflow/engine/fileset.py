@@ -619,7 +619,12 @@ def plan_channel(
         if not info.ok:
             owner = next(s.name for s in plans.values() if path in s.files)
             problems.append(f"sample {owner!r}: {path}: {info.error}")
-            bad.append(BadFile(owner, path, info.error, info.entries))
+            if _not_ours(info):
+                # Not the sample's events: skipping them loses nothing.
+                reason = f"{info.error} ({info.entries} events, not the sample's)"
+                bad.append(BadFile(owner, path, reason, 0))
+            else:
+                bad.append(BadFile(owner, path, info.error, info.entries))
     problems += [f"sample {a.sample!r}: {p}" for a in accounts.values() for p in a.problems]
     if problems and not skip_bad_files:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""

@@ -58,7 +58,7 @@ from belleflow.engine.executors import (
 )
 from belleflow.engine.fileset import FileMetadataCache, RunPlan, plan_channel
 from belleflow.engine.outputs import write_histograms_json, write_histograms_root
-from belleflow.engine.redact import redact
+from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
 from belleflow.engine.report import (
     build_report,
     command_line,
@@ -219,6 +219,9 @@ def _client_for(
     echo: Callable[[str], None],
 ) -> Iterator[Any]:
     if client is not None:
+        # The caller's workers too must not log a file URL's secrets.
+        client.register_plugin(RedactLogsPlugin())
+        install_log_redaction()
         link = getattr(client, "dashboard_link", None)
         if link:
             echo(f"Dask dashboard: {link}")
