@@ -113,7 +113,7 @@ def small_catalogue(make_ntuple: Callable[..., Path], tmp_path: Path) -> Path:
                 seed=seed,
                 simulation=simulation,
                 sample=folder.split("/")[1],
-                generator={"index": i, "n_files": n_files},
+                generator={"index": i, "n_files": n_files, "production_version": 1},
             )
     path = tmp_path / "catalogue.yaml"
     path.write_text(CATALOGUE, encoding="utf-8")

@@ -95,7 +95,8 @@ class FileInfo:
         uuid: The ROOT file UUID as 32 hex digits ("" if unknown).
         identity: Hash of the file's size and first :data:`IDENTITY_BYTES`
             bytes: equal for copies of one file under two names ("" if unknown).
-        sample: The sample its belleflow metadata names (None without metadata).
+        sample: The sample its metadata names, for files of belleflow's
+            production (None for others, e.g. imported ones).
         kind: ``data`` or ``simulation`` from its metadata (None without).
         index: Its number in the production of its sample (None if not declared).
         n_files: Files the production of its sample wrote (None if not declared).
@@ -260,6 +261,17 @@ def _declared(file: Any) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+def _production_sample(meta: dict[str, Any], generator: dict[str, Any]) -> str | None:
+    """The sample a file of belleflow's production belongs to (None for other files).
+
+    Only the production (``production_version`` in its generator record)
+    names samples as the catalogue does; an imported file's name is a
+    default the catalogue may not share.
+    """
+    sample = meta.get("sample")
+    return sample if isinstance(sample, str) and "production_version" in generator else None
+
+
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -291,7 +303,7 @@ def inspect_file(path: str, *, timeout: int = 60) -> FileInfo:
                 None,
                 uuid=bytes(file.file.fUUID).hex(),
                 identity=identity[:32],
-                sample=meta.get("sample") if isinstance(meta.get("sample"), str) else None,
+                sample=_production_sample(meta, generator),
                 kind=meta.get("kind") if meta.get("kind") in {"data", "simulation"} else None,
                 index=_int_or_none(generator.get("index")),
                 n_files=_int_or_none(generator.get("n_files")),
