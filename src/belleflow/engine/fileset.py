@@ -476,10 +476,6 @@ class SampleAccount:
     planned: int = 0
     problems: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return asdict(self)
-
 
 @dataclass
 class RunPlan:

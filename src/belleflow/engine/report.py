@@ -295,10 +295,10 @@ def build_report(
         "samples": {
             name: {
                 **s.to_dict(),
-                "expected_events": plan.accounts[name].expected if name in plan.accounts else None,
-                "expected_from": plan.accounts[name].source if name in plan.accounts else None,
+                "expected_events": plan.accounts[name].expected,
+                "expected_from": plan.accounts[name].source,
                 "events_read": samples_read.get(name, 0),
-                "problems": plan.accounts[name].problems if name in plan.accounts else [],
+                "problems": plan.accounts[name].problems,
             }
             for name, s in plan.samples.items()
         },
