@@ -26,6 +26,7 @@ from typing import Any
 from belleflow.catalogue import DATA_ROOT_ENV, default_catalogue_path, load_catalogue
 from belleflow.channels import available_channels
 from belleflow.engine import run_channels
+from belleflow.engine.executors import local_cluster
 from belleflow.generation.production import produce
 from belleflow.limits import compute_channel_limits
 
@@ -155,9 +156,8 @@ def run_demo(
     )
     with (
         _data_root(root),
-        distributed.LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n_workers, threads_per_worker=1, dashboard_address=":0"
-        ) as cluster,
+        # The engine's cluster: scheduler, workers and dashboard on 127.0.0.1 only.
+        local_cluster(n_workers, dashboard_address="127.0.0.1:0") as cluster,
         distributed.Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         start = time.perf_counter()
