@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from belleflow import __version__
-from belleflow.cli import catalogue, channels, demo, generate, limits, run, train
+from belleflow.cli import catalogue, channels, demo, generate, limits, plot, report, run, train
 
 __all__ = ["app", "main"]
 
@@ -24,6 +24,8 @@ app.command("channels")(channels.list_channels)
 app.command("demo")(demo.demo)
 app.command("generate")(generate.generate)
 app.command("limits")(limits.limits)
+app.command("plot")(plot.plot)
+app.command("report")(report.report)
 app.command("run")(run.run)
 app.command("train")(train.train)
 
