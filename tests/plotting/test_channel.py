@@ -73,7 +73,7 @@ def test_missing_outputs_are_one_line_errors(make_run, tmp_path) -> None:
         load_channel_run(run_dir, "nope")
     with pytest.raises(FileNotFoundError, match="no such run folder"):
         find_channels(tmp_path / "missing")
-    with pytest.raises(ValueError, match=r"toy_mumu: no histogram m_nope \(have mass_plane, m_mumu\)"):
+    with pytest.raises(ValueError, match=r"toy_mumu: no histogram m_nope \(have m_mumu, mass_plane\)"):
         plot_channel(load_channel_run(run_dir, "toy_mumu"), ["m_nope"])
     (run_dir / "toy_mumu" / "report.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"report.json: not valid JSON"):
