@@ -205,9 +205,19 @@ def _toy_limits(model: Any, lifetimes: tuple[float, ...], blinded: bool) -> dict
             if not blinded:
                 point["observed"] = point["observed_converted"] = base * (1.2 if i % 7 else 2.0)
             points.append(point)
-    g = {"z_local": 1.7, "p_local": 0.045, "mass": 1.9, "ctau": 0.0, "trials": 30.0,
-         "p_global_trials": 0.7, "upcrossings": 1.0, "p_global_gv": 0.6, "p_global": 0.7,
-         "z_global": 0.0, "method": "trials"}  # fmt: skip
+    g = {
+        "z_local": 1.7,
+        "p_local": 0.045,
+        "mass": 1.9,
+        "ctau": 0.0,
+        "trials": 30.0,
+        "p_global_trials": 0.7,
+        "upcrossings": 1.0,
+        "p_global_gv": 0.6,
+        "p_global": 0.7,
+        "z_global": 0.0,
+        "method": "trials",
+    }
     return {
         "channel": model.channel,
         "signal_model": model.signal_model,
@@ -255,19 +265,31 @@ def make_run(tmp_path: Path) -> MakeRun:
         cutflow: dict[str, Any] = {}
         files: dict[str, Any] = {}
         cuts = ("all", "two_muons", "signal_region")
-        entries = [("run_a", "data", "data", None), ("run_b", "data", "data", None),
-                   ("mc_mumu", "simulation", "mumu", None), ("mc_tautau", "simulation", "tautau", None)]  # fmt: skip
-        entries += [(f"sig_m{m}_c{c}", "signal", signal_label("zp", m, c), (m, c))
-                    for m in (1.0, 1.5, 2.0, 2.5) for c in lifetimes]  # fmt: skip
+        entries = [
+            ("run_a", "data", "data", None),
+            ("run_b", "data", "data", None),
+            ("mc_mumu", "simulation", "mumu", None),
+            ("mc_tautau", "simulation", "tautau", None),
+        ]
+        entries += [
+            (f"sig_m{m}_c{c}", "signal", signal_label("zp", m, c), (m, c))
+            for m in (1.0, 1.5, 2.0, 2.5)
+            for c in lifetimes
+        ]
         for k, (name, kind, process, point) in enumerate(entries):
             path = inputs / f"{name}.root"
             path.write_bytes(bytes([k]) * 64)
             files[str(path)] = {"sample": name, "entries": 1000, "read": 1000, "status": "ok"}
             samples[name] = {
-                "name": name, "kind": kind, "process": process, "experiment": experiment,
-                "luminosity": 0.5, "model": "zp" if point else None,
-                "mass": point[0] if point else None, "ctau": point[1] if point else None,
-            }  # fmt: skip
+                "name": name,
+                "kind": kind,
+                "process": process,
+                "experiment": experiment,
+                "luminosity": 0.5,
+                "model": "zp" if point else None,
+                "mass": point[0] if point else None,
+                "ctau": point[1] if point else None,
+            }
             weight = 1.0 if kind == "data" else 0.5
             passed = [1000, 400 + 10 * k, 100 + k]
             flow = {c: [float(n), n * weight] for c, n in zip(cuts, passed, strict=True)}
@@ -281,8 +303,12 @@ def make_run(tmp_path: Path) -> MakeRun:
             "complete": True,
             "belleflow_version": "0.1.0",
             "git_revision": "0123456789abcdef",
-            "catalogue": {"path": str(tmp_path / "gone.yaml"), "name": "toy", "sha256": "ab" * 32,
-                          "scale": 1e-5},  # fmt: skip
+            "catalogue": {
+                "path": str(tmp_path / "gone.yaml"),
+                "name": "toy",
+                "sha256": "ab" * 32,
+                "scale": 1e-5,
+            },
             "command_line": "belleflow run toy_mumu",
             "executor": "iterative",
             "configuration": {"unblind": not blinded, "chunksize": 1000},
@@ -296,10 +322,16 @@ def make_run(tmp_path: Path) -> MakeRun:
         }
         (channel / "report.json").write_text(json.dumps(report))
         model = StatModel(
-            channel="toy_mumu", observable="m_mumu", mass_range=(1.0, 2.5),
-            resolution=Resolution(polynomial=[0.02]), signal_model="zp", cl=0.9,
-            vetoed=[(1.7, 1.8)], ctau_values=list(lifetimes), blinded=blinded,
-        )  # fmt: skip
+            channel="toy_mumu",
+            observable="m_mumu",
+            mass_range=(1.0, 2.5),
+            resolution=Resolution(polynomial=[0.02]),
+            signal_model="zp",
+            cl=0.9,
+            vetoed=[(1.7, 1.8)],
+            ctau_values=list(lifetimes),
+            blinded=blinded,
+        )
         limits = _toy_limits(model, lifetimes, blinded)
         (channel / "zp").mkdir()
         (channel / "zp" / "limits.json").write_text(json.dumps(limits))
@@ -307,8 +339,12 @@ def make_run(tmp_path: Path) -> MakeRun:
             import matplotlib.pyplot as plt  # noqa: PLC0415
 
             (channel / "validation").mkdir()
-            payload = {"checks": [{"name": "closure", "passed": True, "chi2_ndf": 1.1},
-                                  {"name": "pulls", "passed": False, "mean": 0.4}]}  # fmt: skip
+            payload = {
+                "checks": [
+                    {"name": "closure", "passed": True, "chi2_ndf": 1.1},
+                    {"name": "pulls", "passed": False, "mean": 0.4},
+                ]
+            }
             (channel / "validation" / "validation.json").write_text(json.dumps(payload))
             fig, ax = plt.subplots()
             ax.plot([0, 1], [0, 1])

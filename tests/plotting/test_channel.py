@@ -15,8 +15,12 @@ def test_blinded_run_figures(make_run) -> None:
     run = load_channel_run(run_dir, "toy_mumu")
     figures = plot_channel(run)
     names = sorted(p.name for p in figures.spectra + figures.planes + figures.efficiency)
-    assert names == ["efficiency.png", "plane_mass_plane.png", "resolution.png",
-                     "spectrum_m_mumu.png"]  # fmt: skip
+    assert names == [
+        "efficiency.png",
+        "plane_mass_plane.png",
+        "resolution.png",
+        "spectrum_m_mumu.png",
+    ]
     assert [p.name for p in figures.limits["zp"]] == ["brazil.png"]  # no significance: blinded
     for png in names:
         path = run.directory / "plots" / png
@@ -31,8 +35,11 @@ def test_unblinded_lifetime_scan_figures(make_run) -> None:
     run = load_channel_run(make_run(blinded=False, lifetimes=(0.0, 2.5)), "toy_mumu")
     figures = plot_channel(run, ["m_mumu"])
     assert sorted(p.name for p in figures.limits["zp"]) == [
-        "brazil_ctau0cm.png", "brazil_ctau2.5cm.png", "limit_plane.png", "significance.png"
-    ]  # fmt: skip
+        "brazil_ctau0cm.png",
+        "brazil_ctau2.5cm.png",
+        "limit_plane.png",
+        "significance.png",
+    ]
     assert [p.name for p in figures.spectra] == ["spectrum_m_mumu.png"]
     assert not figures.planes
 
@@ -69,11 +76,15 @@ def test_overlays_at_the_expected_limit(make_run) -> None:
 def test_missing_outputs_are_one_line_errors(make_run, tmp_path) -> None:
     run_dir = make_run()
     assert find_channels(run_dir) == ["toy_mumu"]
-    with pytest.raises(FileNotFoundError, match=r"no outputs of channel 'nope' \(channels there: toy_mumu\)"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no outputs of channel 'nope' \(channels there: toy_mumu\)"
+    ):
         load_channel_run(run_dir, "nope")
     with pytest.raises(FileNotFoundError, match="no such run folder"):
         find_channels(tmp_path / "missing")
-    with pytest.raises(ValueError, match=r"toy_mumu: no histogram m_nope \(have m_mumu, mass_plane\)"):
+    with pytest.raises(
+        ValueError, match=r"toy_mumu: no histogram m_nope \(have m_mumu, mass_plane\)"
+    ):
         plot_channel(load_channel_run(run_dir, "toy_mumu"), ["m_nope"])
     (run_dir / "toy_mumu" / "report.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"report.json: not valid JSON"):

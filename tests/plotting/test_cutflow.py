@@ -31,7 +31,7 @@ def test_cutflow_grouped_by_process(tmp_path) -> None:
     table = cutflow_table(report, {"sig_2": "Z' 2 GeV"})
     assert table.cuts == ["all", "two", "sr"]
     assert [r.name for r in table.rows] == ["data", "tautau", "mumu", "sig_2"]
-    data, tautau, mumu, signal = table.rows
+    data, _, mumu, signal = table.rows
     assert data.raw == [150.0, 15.0, None]  # blinded: no data count in the signal region
     assert mumu.raw == [50.0, 10.0, 3.0]
     assert mumu.weighted == [8.0, 1.6, 0.5]

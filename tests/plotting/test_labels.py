@@ -45,7 +45,7 @@ def test_luminosity_switches_to_inverse_picobarn() -> None:
 
 def test_html_label_escapes_and_renders_scripts() -> None:
     assert html_label(r"$g_{a\gamma\gamma}$ [GeV$^{-1}$]") == (
-        "g<sub>aγγ</sub> [GeV<sup>-1</sup>]"
+        "g<sub>a\N{GREEK SMALL LETTER GAMMA}\N{GREEK SMALL LETTER GAMMA}</sub> [GeV<sup>-1</sup>]"
     )
     assert html_label("<script>") == "&lt;script&gt;"
     assert html_label(r"$u\bar{u}$") == "uu\u0304"

@@ -59,7 +59,11 @@ def test_minor_backgrounds_are_merged_and_totals_kept() -> None:
     table = table_from_hist(_hist(np.zeros(400), {"mumu": big, "ee": big * 0.5, "eeee": small}))
     index = coarse_edges(table.edges, 0.0, 4.0, 40)
     rows = spectra._group_backgrounds(table, index)
-    assert [label for label, _, _ in rows] == ["Other", "$e^+e^-(\\gamma)$", "$\\mu^+\\mu^-(\\gamma)$"]
+    assert [label for label, _, _ in rows] == [
+        "Other",
+        "$e^+e^-(\\gamma)$",
+        "$\\mu^+\\mu^-(\\gamma)$",
+    ]
     assert sum(v.sum() for _, v, _ in rows) == pytest.approx(400 * 1.501)
 
 
@@ -69,10 +73,17 @@ def test_data_points_carry_garwood_intervals_and_skip_blinded_bins(tmp_path, cap
     data[300:] = 1.0
     h = _hist(data, {"mumu": np.full(400, 1.0)}, signal=np.full(400, 0.01))
     overlay = SignalOverlay("zp_m2_ctau0", 100.0, "signal")
-    spectrum_plot(tmp_path / "s", h, LabelInfo("Belle II"), signals=[overlay],
-                  blinded_windows=[(1.0, 3.0)], n_bins=40, logy=False)  # fmt: skip
+    spectrum_plot(
+        tmp_path / "s",
+        h,
+        LabelInfo("Belle II"),
+        signals=[overlay],
+        blinded_windows=[(1.0, 3.0)],
+        n_bins=40,
+        logy=False,
+    )
     ax = captured[0].axes[0]
-    points = [c for c in ax.containers if c.get_label() == "Data"][0]
+    points = next(c for c in ax.containers if c.get_label() == "Data")
     x, y = points.lines[0].get_data()
     assert not np.any((x > 1.0) & (x < 3.0)), "data drawn inside the blinded window"
     assert len(x) == 20
@@ -94,10 +105,15 @@ def test_signal_drawn_at_its_cross_section(tmp_path, captured) -> None:
     signal = np.zeros(400)
     signal[200] = 0.02  # 0.02 events per fb in one fine bin
     h = _hist(np.ones(400), {"mumu": np.ones(400)}, signal=signal)
-    spectrum_plot(tmp_path / "s", h, LabelInfo(), n_bins=40,
-                  signals=[SignalOverlay("zp_m2_ctau0", 500.0, "m = 2 GeV")])  # fmt: skip
+    spectrum_plot(
+        tmp_path / "s",
+        h,
+        LabelInfo(),
+        n_bins=40,
+        signals=[SignalOverlay("zp_m2_ctau0", 500.0, "m = 2 GeV")],
+    )
     ax = captured[0].axes[0]
-    steps = [p for p in ax.patches if p.get_label() == "m = 2 GeV"][0]
+    steps = next(p for p in ax.patches if p.get_label() == "m = 2 GeV")
     # 0.02 / fb x 500 fb = 10 events in one 0.1 GeV bin.
     assert steps.get_data()[0].max() == pytest.approx(10.0)
 

@@ -44,9 +44,15 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     if binary is None:
         pytest.fail("no chromium on PATH: install Debian's chromium (see .ci/run)")
     command = [
-        binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}", *args,
-    ]  # fmt: skip
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
 
 

@@ -86,8 +86,16 @@ def _step_edges(mass: FloatArray) -> FloatArray:
     return np.concatenate([[mass[0] - (mid[0] - mass[0])], mid, [mass[-1] + (mass[-1] - mid[-1])]])
 
 
-def _draw_segment(ax: Any, mass: FloatArray, bands: FloatArray, observed: FloatArray | None,
-                  *, steps: bool, first: bool, cl: float) -> None:  # fmt: skip
+def _draw_segment(
+    ax: Any,
+    mass: FloatArray,
+    bands: FloatArray,
+    observed: FloatArray | None,
+    *,
+    steps: bool,
+    first: bool,
+    cl: float,
+) -> None:
     """One run of the scan: bands, median and observed, as steps or lines."""
     if steps:
         x = np.repeat(_step_edges(mass), 2)[1:-1]
@@ -100,10 +108,22 @@ def _draw_segment(ax: Any, mass: FloatArray, bands: FloatArray, observed: FloatA
         def y(values: FloatArray) -> FloatArray:
             return values
 
-    ax.fill_between(x, y(bands[0]), y(bands[4]), color=BAND_2SIGMA, lw=0,
-                    label=r"Expected $\pm 2\sigma$" if first else None)  # fmt: skip
-    ax.fill_between(x, y(bands[1]), y(bands[3]), color=BAND_1SIGMA, lw=0,
-                    label=r"Expected $\pm 1\sigma$" if first else None)  # fmt: skip
+    ax.fill_between(
+        x,
+        y(bands[0]),
+        y(bands[4]),
+        color=BAND_2SIGMA,
+        lw=0,
+        label=r"Expected $\pm 2\sigma$" if first else None,
+    )
+    ax.fill_between(
+        x,
+        y(bands[1]),
+        y(bands[3]),
+        color=BAND_1SIGMA,
+        lw=0,
+        label=r"Expected $\pm 1\sigma$" if first else None,
+    )
     ax.plot(x, y(bands[2]), "k--", lw=1.5, label="Median expected" if first else None)
     if observed is not None:
         ax.plot(x, y(observed), "k-", lw=2, label=f"Observed {cl:.0%} CL" if first else None)
@@ -151,8 +171,15 @@ def brazil_plot(
     with figure_style():
         fig, ax = plt.subplots(figsize=(9, 6.5))
         for i, seg in enumerate(scan_segments(list(mass), model)):
-            _draw_segment(ax, mass[seg], bands[:, seg], None if observed is None else observed[seg],
-                          steps=any(steps[seg]), first=i == 0, cl=model.cl)  # fmt: skip
+            _draw_segment(
+                ax,
+                mass[seg],
+                bands[:, seg],
+                None if observed is None else observed[seg],
+                steps=any(steps[seg]),
+                first=i == 0,
+                cl=model.cl,
+            )
         for j, (lo, hi) in enumerate(model.vetoed):
             if lo < mass[-1] and hi > mass[0]:
                 ax.axvspan(lo, hi, color="0.85", lw=0, zorder=0, label="Vetoed" if j == 0 else None)
@@ -173,13 +200,13 @@ def brazil_plot(
         if np.allclose(bands[0], bands[4]):
             # Without background every quantile of the expected limit is the same.
             title += "\nno background expected: the bands collapse onto the median"
-        ax.legend(title=title, loc="upper left", ncols=2, title_fontsize="small",
-                  alignment="left")  # fmt: skip
+        ax.legend(title=title, loc="upper left", ncols=2, title_fontsize="small", alignment="left")
         return save_figure(fig, stem)
 
 
-def limit_plane(stem: Path, points: Sequence[dict[str, Any]], model: StatModel,
-                info: LabelInfo) -> list[Path]:  # fmt: skip
+def limit_plane(
+    stem: Path, points: Sequence[dict[str, Any]], model: StatModel, info: LabelInfo
+) -> list[Path]:
     """Median expected limit over (mass, lifetime) for a lifetime scan."""
     masses = sorted({float(p["mass"]) for p in points})
     ctaus = sorted({float(p["ctau"]) for p in points})

@@ -110,7 +110,9 @@ def _expected_limit(run: ChannelRun, point: SignalPoint) -> float | None:
     return None
 
 
-def overlays(run: ChannelRun, histogram: Any, *, across_models: bool = False) -> list[SignalOverlay]:
+def overlays(
+    run: ChannelRun, histogram: Any, *, across_models: bool = False
+) -> list[SignalOverlay]:
     """Signal points to draw on a histogram.
 
     By default a few masses of the first of the channel's models found in
@@ -125,7 +127,9 @@ def overlays(run: ChannelRun, histogram: Any, *, across_models: bool = False) ->
     if not by_model:
         return []
     if across_models:
-        chosen = [sorted(found, key=lambda p: p.mass)[len(found) // 2] for found in by_model.values()]
+        chosen = [
+            sorted(found, key=lambda p: p.mass)[len(found) // 2] for found in by_model.values()
+        ]
     else:
         chosen = _chosen_points(next(iter(by_model.values())))
     limits = [_expected_limit(run, p) for p in chosen]
@@ -133,10 +137,13 @@ def overlays(run: ChannelRun, histogram: Any, *, across_models: bool = False) ->
         nominal = histogram[{"variation": NOMINAL}]
         peak = max(float(nominal[{"process": str(p)}].values().max()) for p in chosen) or 1.0
         background = max(
-            (float(nominal[{"process": lab}].values().max()) for lab in labels if lab != "data"
-             and parse_signal_label(lab) is None),
+            (
+                float(nominal[{"process": lab}].values().max())
+                for lab in labels
+                if lab != "data" and parse_signal_label(lab) is None
+            ),
             default=1.0,
-        )  # fmt: skip
+        )
         common = 10.0 ** round(math.log10(max(background, 1.0) / peak))
         limits = [common] * len(chosen)
     return [
@@ -157,13 +164,24 @@ def limit_figures(limits: LimitSet, info: LabelInfo) -> list[Path]:
     files: list[Path] = []
     for ctau in ctaus:
         rows = [p for p in points if float(p["ctau"]) == ctau]
-        files += brazil_plot(brazil_stem(limits.directory, ctaus, ctau), rows, model, info,
-                             blinded=limits.blinded, ctau=ctau)  # fmt: skip
+        files += brazil_plot(
+            brazil_stem(limits.directory, ctaus, ctau),
+            rows,
+            model,
+            info,
+            blinded=limits.blinded,
+            ctau=ctau,
+        )
     if len(ctaus) > 1:
         files += limit_plane(limits.directory / "limit_plane", points, model, info)
     if not limits.blinded:
-        files += significance_plot(limits.directory / "significance", points, model, info,
-                                   limits.payload.get("global_significance"))  # fmt: skip
+        files += significance_plot(
+            limits.directory / "significance",
+            points,
+            model,
+            info,
+            limits.payload.get("global_significance"),
+        )
     return files
 
 
@@ -206,20 +224,28 @@ def plot_channel(run: ChannelRun, observables: Sequence[str] | None = None) -> C
     histograms = run.histograms
     unknown = sorted(set(observables or ()) - set(histograms))
     if unknown:
-        msg = f"{run.name}: no histogram {', '.join(unknown)} (have {', '.join(sorted(histograms))})"
+        msg = (
+            f"{run.name}: no histogram {', '.join(unknown)} (have {', '.join(sorted(histograms))})"
+        )
         raise ValueError(msg)
     for name in observables or sorted(histograms):
         h = histograms[name]
         signals = overlays(run, h)
         if h.ndim == 3:
             axis = h.axes[2].name
-            figures.spectra += spectrum_plot(plots / f"spectrum_{name}", h, info, signals=signals,
-                                             blinded_windows=run.signal_windows(axis))[:1]  # fmt: skip
+            figures.spectra += spectrum_plot(
+                plots / f"spectrum_{name}",
+                h,
+                info,
+                signals=signals,
+                blinded_windows=run.signal_windows(axis),
+            )[:1]
         elif h.ndim == 4:
             windows = (run.signal_windows(h.axes[2].name), run.signal_windows(h.axes[3].name))
             signals = overlays(run, h, across_models=True)
-            figures.planes += plane_plot(plots / f"plane_{name}", h, info, signals=signals,
-                                         blinded_windows=windows)[:1]  # fmt: skip
+            figures.planes += plane_plot(
+                plots / f"plane_{name}", h, info, signals=signals, blinded_windows=windows
+            )[:1]
     models = run.signal_models()
     cut = getattr(run.channel, "signal_region_cut", None)
     points = signal_efficiencies(run.report, models, cut)

@@ -117,6 +117,13 @@ def write_cutflow_csv(table: CutflowTable, path: Path) -> Path:
         writer.writerow(["process", "kind", "cut", "raw", "weighted"])
         for row in table.rows:
             for cut, raw, weighted in zip(table.cuts, row.raw, row.weighted, strict=True):
-                writer.writerow([row.name, row.kind, cut, "" if raw is None else raw,
-                                 "" if weighted is None else weighted])  # fmt: skip
+                writer.writerow(
+                    [
+                        row.name,
+                        row.kind,
+                        cut,
+                        "" if raw is None else raw,
+                        "" if weighted is None else weighted,
+                    ]
+                )
     return path

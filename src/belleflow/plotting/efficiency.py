@@ -22,7 +22,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
-import numpy.typing as npt
 from hist.intervals import clopper_pearson_interval
 
 from belleflow.limits.histograms import HistogramTable
@@ -127,8 +126,11 @@ def measured_resolution(table: HistogramTable, process: str, mass: float, sigma:
     return float(0.5 * widths.min()) if widths.size else float("nan")
 
 
-def _position(levels: npt.NDArray[np.float64], cumulative: npt.NDArray[np.float64],
-              edges: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:  # fmt: skip
+def _position(
+    levels: npt.NDArray[np.float64],
+    cumulative: npt.NDArray[np.float64],
+    edges: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
     """Where the cumulative content reaches ``levels`` (first crossing, linear in a bin)."""
     right = np.clip(np.searchsorted(cumulative, levels, side="left"), 1, len(cumulative) - 1)
     left = right - 1
@@ -166,8 +168,16 @@ def efficiency_plot(stem: Path, points: Sequence[EfficiencyPoint], info: LabelIn
             total = np.array([r.total for r in rows])
             eff = passed / total
             lo, hi = clopper_pearson_interval(passed, total)
-            ax.errorbar(mass, eff, yerr=[eff - lo, hi - eff], color=colour, marker=marker,
-                        ms=5, lw=1.2, label=_curve_label(model, ctau, several))  # fmt: skip
+            ax.errorbar(
+                mass,
+                eff,
+                yerr=[eff - lo, hi - eff],
+                color=colour,
+                marker=marker,
+                ms=5,
+                lw=1.2,
+                label=_curve_label(model, ctau, several),
+            )
         top = max(p.efficiency for p in points)
         ax.set_ylim(0, min(1.0, 1.6 * top + 0.02))
         ax.set_xlabel(_mass_label(models))
@@ -203,21 +213,30 @@ def resolution_plot(
                 seen.append(model.resolution)
                 shared = all(m.resolution == model.resolution for m in models)
                 name = "all models" if shared else signal_title(model.signal_model)
-                grid = np.linspace(min(masses + [model.mass_range[0]]),
-                                   max(masses + [model.mass_range[1]]), 300)  # fmt: skip
-                ax.plot(grid, [1e3 * model.resolution(m) for m in grid], color=colour, lw=1.5,
-                        label=rf"Declared $\sigma(m)$: {name}")  # fmt: skip
+                grid = np.linspace(
+                    min(*masses, model.mass_range[0]), max(*masses, model.mass_range[1]), 300
+                )
+                ax.plot(
+                    grid,
+                    [1e3 * model.resolution(m) for m in grid],
+                    color=colour,
+                    lw=1.5,
+                    label=rf"Declared $\sigma(m)$: {name}",
+                )
             if pairs:
                 width = np.array([w for _, w in pairs])
                 ok = np.isfinite(width)
-                ax.plot(np.array(masses)[ok], 1e3 * width[ok], "o", color=colour, ms=5,
-                        label=f"Measured: {signal_title(model.signal_model)}")  # fmt: skip
-        low, high = ax.get_ylim()
-        ax.set_ylim(0, 1.5 * high)
+                ax.plot(
+                    np.array(masses)[ok],
+                    1e3 * width[ok],
+                    "o",
+                    color=colour,
+                    ms=5,
+                    label=f"Measured: {signal_title(model.signal_model)}",
+                )
+        ax.set_ylim(0, 1.5 * ax.get_ylim()[1])
         ax.set_xlabel(_mass_label([m.signal_model for m in models]))
         ax.set_ylabel("Mass resolution [MeV]")
         ax.legend(loc="upper left", fontsize="x-small")
         experiment_label(ax, LabelInfo(info.experiment, None, info.ecms, "Simulation"))
         return save_figure(fig, stem)
-
-

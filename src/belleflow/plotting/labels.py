@@ -18,6 +18,7 @@ Examples:
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -47,13 +48,9 @@ class SignalLabel:
 
 
 _SIGNALS: dict[str, SignalLabel] = {
-    "zprime_lmu_ltau": SignalLabel(
-        "Z'", r"$Z'$ of $L_\mu - L_\tau$, $Z' \to \mu^+\mu^-$"
-    ),
+    "zprime_lmu_ltau": SignalLabel("Z'", r"$Z'$ of $L_\mu - L_\tau$, $Z' \to \mu^+\mu^-$"),
     "muonphilic_scalar": SignalLabel("S", r"Muonphilic scalar $S \to \mu^+\mu^-$"),
-    "zprime_mumu_tautau": SignalLabel(
-        "Z'", r"$Z'$ of $L_\mu - L_\tau$, $Z' \to \tau^+\tau^-$"
-    ),
+    "zprime_mumu_tautau": SignalLabel("Z'", r"$Z'$ of $L_\mu - L_\tau$, $Z' \to \tau^+\tau^-$"),
     "scalar_mumu_tautau": SignalLabel("S", r"Leptophilic scalar $S \to \tau^+\tau^-$"),
     "leptophilic_scalar": SignalLabel(r"\phi_L", r"Leptophilic scalar $\phi_L \to \ell^+\ell^-$"),
     "alp_photon": SignalLabel("a", r"Axion-like particle $a \to \gamma\gamma$"),
@@ -99,7 +96,7 @@ def signal_label(model: str) -> SignalLabel:
         >>> signal_label("zprime_lmu_ltau").particle
         "Z'"
         >>> signal_label("my_new_model")
-        SignalLabel(particle='X', title='my_new_model')
+        SignalLabel(particle='X', title='my_new_model', parameter='')
     """
     if model in _SIGNALS:
         return _SIGNALS[model]
@@ -209,19 +206,19 @@ def ecms_label(ecms: list[float]) -> str:
 
 
 _HTML_SYMBOLS = {
-    r"\mu": "μ",
-    r"\tau": "τ",
-    r"\gamma": "γ",
-    r"\ell": "ℓ",
-    r"\phi": "φ",
-    r"\alpha": "α",
-    r"\varepsilon": "ε",
-    r"\sigma": "σ",
-    r"\xi": "ξ",
-    r"\theta": "θ",
-    r"\times": "×",
-    r"\to": "→",
-    r"\pm": "±",
+    r"\mu": "\N{GREEK SMALL LETTER MU}",
+    r"\tau": "\N{GREEK SMALL LETTER TAU}",
+    r"\gamma": "\N{GREEK SMALL LETTER GAMMA}",
+    r"\ell": "\N{SCRIPT SMALL L}",
+    r"\phi": "\N{GREEK SMALL LETTER PHI}",
+    r"\alpha": "\N{GREEK SMALL LETTER ALPHA}",
+    r"\varepsilon": "\N{GREEK SMALL LETTER EPSILON}",
+    r"\sigma": "\N{GREEK SMALL LETTER SIGMA}",
+    r"\xi": "\N{GREEK SMALL LETTER XI}",
+    r"\theta": "\N{GREEK SMALL LETTER THETA}",
+    r"\times": "\N{MULTIPLICATION SIGN}",
+    r"\to": "\N{RIGHTWARDS ARROW}",
+    r"\pm": "\N{PLUS-MINUS SIGN}",
     r"\mathcal{B}": "B",
     r"\,": " ",
     r"\ ": " ",
@@ -242,22 +239,21 @@ def html_label(label: str) -> str:
         >>> html_label("a < b")
         'a &lt; b'
     """
-    import html  # noqa: PLC0415
-
     out = []
     for i, part in enumerate(label.split("$")):
-        if i % 2 == 0:
-            out.append(html.escape(part, quote=False))
-            continue
-        # Longest symbols first, so that \mathcal{B} is not read as \ma...
-        for symbol in sorted(_HTML_SYMBOLS, key=len, reverse=True):
-            part = part.replace(symbol, _HTML_SYMBOLS[symbol])
-        part = _BAR.sub(lambda m: m[1] + "\u0304", part)
-        part = html.escape(part, quote=False)
-
-        def script(match: re.Match[str]) -> str:
-            tag = "sub" if match[1] == "_" else "sup"
-            return f"<{tag}>{match[2].strip('{}')}</{tag}>"
-
-        out.append(_SCRIPT.sub(script, part).replace("{", "").replace("}", ""))
+        out.append(_math_html(part) if i % 2 else html.escape(part, quote=False))
     return "".join(out)
+
+
+def _math_html(math: str) -> str:
+    """The inside of one ``$...$``: symbols, bars, sub- and superscripts."""
+    # Longest symbols first, so that \mathcal{B} is not read as \ma...
+    for symbol in sorted(_HTML_SYMBOLS, key=len, reverse=True):
+        math = math.replace(symbol, _HTML_SYMBOLS[symbol])
+    math = html.escape(_BAR.sub(lambda m: m[1] + "\u0304", math), quote=False)
+
+    def script(match: re.Match[str]) -> str:
+        tag = "sub" if match[1] == "_" else "sup"
+        return f"<{tag}>{match[2].strip('{}')}</{tag}>"
+
+    return _SCRIPT.sub(script, math).replace("{", "").replace("}", "")

@@ -58,8 +58,14 @@ def significance_plot(
             top = max(top, float(np.nanmax(z, initial=0.0)))
         for z_line in (1, 2, 3):
             ax.axhline(z_line, color="0.6", ls=":", lw=1)
-            ax.annotate(f"{z_line}$\\sigma$", (1.0, z_line), xycoords=("axes fraction", "data"),
-                        xytext=(3, -4), textcoords="offset points", fontsize="x-small")  # fmt: skip
+            ax.annotate(
+                f"{z_line}$\\sigma$",
+                (1.0, z_line),
+                xycoords=("axes fraction", "data"),
+                xytext=(3, -4),
+                textcoords="offset points",
+                fontsize="x-small",
+            )
         for lo, hi in model.vetoed:
             ax.axvspan(lo, hi, color="0.85", lw=0, zorder=0)
         # Head-room for the legend above the curves.
@@ -73,7 +79,12 @@ def significance_plot(
                 f"\nlargest excess {g['z_local']:.2f}$\\sigma$ local at {g['mass']:.4g} GeV, "
                 f"{g['z_global']:.2f}$\\sigma$ global"
             )
-        ax.legend(title=text, loc="upper left", ncols=min(len(ctaus), 4), title_fontsize="small",
-                  alignment="left")  # fmt: skip
+        ax.legend(
+            title=text,
+            loc="upper left",
+            ncols=min(len(ctaus), 4),
+            title_fontsize="small",
+            alignment="left",
+        )
         experiment_label(ax, info)
         return save_figure(fig, stem)

@@ -94,7 +94,9 @@ def _nice_width(width: float) -> float:
     return min((m * 10.0**exponent for m in (1, 2, 5, 10)), key=lambda w: abs(w - width))
 
 
-def _group_backgrounds(table: HistogramTable, index: npt.NDArray[np.intp]) -> list[tuple[str, FloatArray, FloatArray]]:  # fmt: skip
+def _group_backgrounds(
+    table: HistogramTable, index: npt.NDArray[np.intp]
+) -> list[tuple[str, FloatArray, FloatArray]]:
     """(label, contents, variances) per stacked process, smallest first, minor ones merged."""
     rows = []
     for p in table.background_processes():
@@ -115,7 +117,9 @@ def _group_backgrounds(table: HistogramTable, index: npt.NDArray[np.intp]) -> li
     return grouped[::-1]
 
 
-def _blinded_bins(edges: FloatArray, windows: Sequence[tuple[float, float]]) -> npt.NDArray[np.bool_]:  # fmt: skip
+def _blinded_bins(
+    edges: FloatArray, windows: Sequence[tuple[float, float]]
+) -> npt.NDArray[np.bool_]:
     """Coarse bins that overlap a window where data was not filled."""
     mask = np.zeros(len(edges) - 1, dtype=bool)
     for lo, hi in windows:
@@ -168,19 +172,38 @@ def spectrum_plot(
     with_ratio = data is not None and bool(np.any((data > 0) & ~blind))
     with figure_style():
         if with_ratio:
-            fig, (ax, rax) = plt.subplots(2, 1, figsize=(10, 8), sharex=True,
-                                          gridspec_kw={"height_ratios": (3, 1), "hspace": 0.06})  # fmt: skip
+            fig, (ax, rax) = plt.subplots(
+                2,
+                1,
+                figsize=(10, 8),
+                sharex=True,
+                gridspec_kw={"height_ratios": (3, 1), "hspace": 0.06},
+            )
         else:
             fig, ax = plt.subplots(figsize=(10, 6.5))
             rax = None
         if stack:
-            hep.histplot([v * scale for _, v, _ in stack], bins=edges, stack=True,
-                         histtype="fill", label=[lab for lab, _, _ in stack],
-                         color=list(PALETTE[: len(stack)])[::-1], ax=ax)  # fmt: skip
+            hep.histplot(
+                [v * scale for _, v, _ in stack],
+                bins=edges,
+                stack=True,
+                histtype="fill",
+                label=[lab for lab, _, _ in stack],
+                color=list(PALETTE[: len(stack)])[::-1],
+                ax=ax,
+            )
             err = np.sqrt(total_var) * scale
-            ax.stairs((total * scale) + err, edges, baseline=(total * scale) - err, fill=True,
-                      facecolor="none", edgecolor="0.25", hatch="////", lw=0,
-                      label="Sim. stat. unc.")  # fmt: skip
+            ax.stairs(
+                (total * scale) + err,
+                edges,
+                baseline=(total * scale) - err,
+                fill=True,
+                facecolor="none",
+                edgecolor="0.25",
+                hatch="////",
+                lw=0,
+                label="Sim. stat. unc.",
+            )
         signal_values = []
         for overlay, colour in zip(signals, SIGNAL_COLOURS, strict=False):
             values = _merge(table.get(overlay.process), index) * overlay.sigma_b_fb
@@ -189,13 +212,25 @@ def spectrum_plot(
         if data is not None:
             lo, hi = poisson_interval(data)
             show = ~blind & ((data > 0) | (not logy))
-            ax.errorbar(centres[show], (data * scale)[show],
-                        yerr=[((data - lo) * scale)[show], ((hi - data) * scale)[show]],
-                        fmt="ko", ms=4, lw=1.2, label="Data")  # fmt: skip
+            ax.errorbar(
+                centres[show],
+                (data * scale)[show],
+                yerr=[((data - lo) * scale)[show], ((hi - data) * scale)[show]],
+                fmt="ko",
+                ms=4,
+                lw=1.2,
+                label="Data",
+            )
         for j, (lo_w, hi_w) in enumerate(blinded_windows):
             for a in (ax, rax) if rax is not None else (ax,):
-                a.axvspan(max(lo_w, edges[0]), min(hi_w, edges[-1]), color="0.5", alpha=0.15,
-                          lw=0, label="Blinded" if j == 0 and a is ax else None)  # fmt: skip
+                a.axvspan(
+                    max(lo_w, edges[0]),
+                    min(hi_w, edges[-1]),
+                    color="0.5",
+                    alpha=0.15,
+                    lw=0,
+                    label="Blinded" if j == 0 and a is ax else None,
+                )
         ax.set_ylabel(f"Events / {unit:g} GeV")
         drawn_values = [total * scale] + [v * scale for v in signal_values]
         if data is not None:
@@ -204,8 +239,13 @@ def spectrum_plot(
         experiment_label(ax, info)
         # Beside the axes: a legend of a dozen entries inside would hide the spectrum.
         handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                  fontsize="x-small")  # fmt: skip
+        ax.legend(
+            handles[::-1],
+            labels[::-1],
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            fontsize="x-small",
+        )
         bottom = ax
         if rax is not None and data is not None:
             _ratio(rax, centres, edges, total, total_var, data, blind)
@@ -227,17 +267,29 @@ def _y_range(ax: Any, values: FloatArray, logy: bool) -> None:
         ax.set_ylim(0, 1.15 * high)
 
 
-def _ratio(rax: Any, centres: FloatArray, edges: FloatArray, total: FloatArray,
-           total_var: FloatArray, data: FloatArray, blind: npt.NDArray[np.bool_]) -> None:  # fmt: skip
+def _ratio(
+    rax: Any,
+    centres: FloatArray,
+    edges: FloatArray,
+    total: FloatArray,
+    total_var: FloatArray,
+    data: FloatArray,
+    blind: npt.NDArray[np.bool_],
+) -> None:
     """Data / simulation with Garwood intervals, and the simulation's uncertainty band."""
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(total > 0, np.sqrt(total_var) / total, np.nan)
         rax.stairs(1 + rel, edges, baseline=1 - rel, fill=True, facecolor="0.75", lw=0)
         lo, hi = poisson_interval(data)
         ok = (total > 0) & ~blind
-        rax.errorbar(centres[ok], (data / total)[ok],
-                     yerr=[((data - lo) / total)[ok], ((hi - data) / total)[ok]],
-                     fmt="ko", ms=4, lw=1.2)  # fmt: skip
+        rax.errorbar(
+            centres[ok],
+            (data / total)[ok],
+            yerr=[((data - lo) / total)[ok], ((hi - data) / total)[ok]],
+            fmt="ko",
+            ms=4,
+            lw=1.2,
+        )
     rax.axhline(1.0, color="k", lw=1)
     rax.set_ylim(0, 2.5)
     rax.set_ylabel("Data / Sim.")
@@ -298,8 +350,14 @@ def plane_plot(
                     ax.axhspan(lo, hi, color="0.5", alpha=0.2, lw=0)
             if title == "Signal":
                 # Which points, at which sigma x B: one line each, under the panel.
-                ax.text(0.0, -0.16, "\n".join(s.label for s in signals), transform=ax.transAxes,
-                        va="top", fontsize="x-small")  # fmt: skip
+                ax.text(
+                    0.0,
+                    -0.16,
+                    "\n".join(s.label for s in signals),
+                    transform=ax.transAxes,
+                    va="top",
+                    fontsize="x-small",
+                )
             ax.set_xlim(xaxis.edges[0], xaxis.edges[-1])
             ax.set_ylim(yaxis.edges[0], yaxis.edges[-1])
             ax.set_xlabel(xaxis.label or xaxis.name)

@@ -21,10 +21,10 @@ import matplotlib as mpl
 # Figures are files: never open a window (and work without a display).
 mpl.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
-import mplhep as hep  # noqa: E402
+import matplotlib.pyplot as plt
+import mplhep as hep
 
-from belleflow.plotting.labels import ecms_label, luminosity_label  # noqa: E402
+from belleflow.plotting.labels import ecms_label, luminosity_label
 
 __all__ = ["PALETTE", "LabelInfo", "experiment_label", "figure_style", "save_figure"]
 
@@ -70,8 +70,11 @@ class LabelInfo:
 @contextlib.contextmanager
 def figure_style() -> Iterator[None]:
     """mplhep's ROOT style with smaller legends (figures carry many entries)."""
-    with plt.style.context(hep.style.ROOT), mpl.rc_context(
-        {"legend.fontsize": "small", "legend.frameon": False, "savefig.bbox": "tight"}
+    with (
+        plt.style.context(hep.style.ROOT),
+        mpl.rc_context(
+            {"legend.fontsize": "small", "legend.frameon": False, "savefig.bbox": "tight"}
+        ),
     ):
         yield
 

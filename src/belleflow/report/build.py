@@ -117,15 +117,18 @@ def _cutflow(table: CutflowTable) -> dict[str, Any]:
             {
                 "label": _html(row.label),
                 "kind": row.kind,
-                "cells": [(_count(r), _weighted(w)) for r, w in zip(row.raw, row.weighted, strict=True)],
+                "cells": [
+                    (_count(r), _weighted(w)) for r, w in zip(row.raw, row.weighted, strict=True)
+                ],
             }
             for row in table.rows
         ],
     }
 
 
-def _finite(values: Iterable[float]) -> list[float]:
-    return [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+def _finite(values: Iterable[Any]) -> list[float]:
+    """The finite numbers among limits (null or NaN where a fit failed)."""
+    return [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
 
 
 def _best_worst(values: Sequence[float]) -> str:
@@ -138,13 +141,14 @@ def _model_view(limits: LimitSet, pngs: Sequence[Path]) -> dict[str, Any]:
     points = limits.points
     masses = [float(p["mass"]) for p in points]
     expected = _finite(p["expected_converted"][2] for p in points)
-    observed = [] if limits.blinded else _finite(p.get("observed_converted", math.nan) for p in points)
+    observed = (
+        [] if limits.blinded else _finite(p.get("observed_converted", math.nan) for p in points)
+    )
     g = payload.get("global_significance") or {}
     if limits.blinded:
         z = "blinded"
     elif g.get("mass") is not None:
-        z = (f"{g['z_local']:.2f}\u03c3 at {g['mass']:.4g} GeV "
-             f"(global {g['z_global']:.2f}\u03c3)")  # fmt: skip
+        z = f"{g['z_local']:.2f}\u03c3 at {g['mass']:.4g} GeV (global {g['z_global']:.2f}\u03c3)"
     else:
         z = "-"
     title = signal_title(str(payload["signal_model"]))
@@ -179,12 +183,16 @@ def _validation(run: ChannelRun) -> dict[str, Any] | None:
     checks = []
     entries: Any = payload.get("checks", payload.get("results", []))
     if isinstance(entries, dict):
-        entries = [{"name": k, **(v if isinstance(v, dict) else {"passed": v})} for k, v in entries.items()]
+        entries = [
+            {"name": k, **(v if isinstance(v, dict) else {"passed": v})} for k, v in entries.items()
+        ]
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
         passed = entry.get("passed", entry.get("ok", entry.get("status")))
-        result = {True: "pass", False: "fail"}.get(passed, str(passed)) if passed is not None else ""
+        result = (
+            {True: "pass", False: "fail"}.get(passed, str(passed)) if passed is not None else ""
+        )
         details = {k: v for k, v in entry.items() if k not in {"name", "passed", "ok", "status"}}
         checks.append(
             {
@@ -202,8 +210,9 @@ def _validation(run: ChannelRun) -> dict[str, Any] | None:
     }
 
 
-def _section(run: ChannelRun, observables: Sequence[str] | None,
-             hashes: dict[str, str | None]) -> ChannelSection:  # fmt: skip
+def _section(
+    run: ChannelRun, observables: Sequence[str] | None, hashes: dict[str, str | None]
+) -> ChannelSection:
     section = ChannelSection(
         name=run.name,
         description=str(run.report.get("description", "")),
@@ -211,8 +220,13 @@ def _section(run: ChannelRun, observables: Sequence[str] | None,
         luminosity=luminosity_label(run.luminosity_fb).replace("$^{-1}$", "\u207b\u00b9") or "-",
         blinded=run.blinded,
         complete=bool(run.report.get("complete", False)),
-        provenance=provenance(run.name, run.report, luminosity_fb=run.luminosity_fb,
-                              blinded=run.blinded, hashes=hashes),  # fmt: skip
+        provenance=provenance(
+            run.name,
+            run.report,
+            luminosity_fb=run.luminosity_fb,
+            blinded=run.blinded,
+            hashes=hashes,
+        ),
     )
     if not section.complete:
         reason = run.report.get("incomplete_reason") or run.report.get("error") or "see report.json"
@@ -226,7 +240,9 @@ def _section(run: ChannelRun, observables: Sequence[str] | None,
     section.spectra = _figures(figures.spectra)
     section.planes = _figures(figures.planes)
     section.efficiency = _figures(figures.efficiency)
-    section.cutflow = _cutflow(figures.cutflow) if figures.cutflow and figures.cutflow.rows else None
+    section.cutflow = (
+        _cutflow(figures.cutflow) if figures.cutflow and figures.cutflow.rows else None
+    )
     for limits in run.limits:
         view = _model_view(limits, figures.limits.get(limits.name, []))
         section.models.append(view)
@@ -279,13 +295,17 @@ def write_report(
         if echo is not None:
             echo(f"report: {run.name}")
         sections.append(_section(run, observables, hashes))
-    html = _environment().get_template("report.html.j2").render(
-        title=root.resolve().name,
-        run_dir=str(root.resolve()),
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=__version__,
-        report_git=git_revision(),
-        channels=sections,
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=root.resolve().name,
+            run_dir=str(root.resolve()),
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            version=__version__,
+            report_git=git_revision(),
+            channels=sections,
+        )
     )
     target = root / "report.html"
     tmp = target.with_suffix(".html.tmp")
