@@ -281,7 +281,9 @@ def _ratio(
         rel = np.where(total > 0, np.sqrt(total_var) / total, np.nan)
         rax.stairs(1 + rel, edges, baseline=1 - rel, fill=True, facecolor="0.75", lw=0)
         lo, hi = poisson_interval(data)
-        ok = (total > 0) & ~blind
+        # Empty data bins are left out, as in the main panel: with a small expectation
+        # their 0 (+1.8 / expectation) bars would hide the bins that have data.
+        ok = (total > 0) & (data > 0) & ~blind
         rax.errorbar(
             centres[ok],
             (data / total)[ok],
