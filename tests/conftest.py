@@ -181,7 +181,8 @@ def _toy_histograms(rng: np.random.Generator, lifetimes: tuple[float, ...], blin
 
 
 def _toy_limits(model: Any, lifetimes: tuple[float, ...], blinded: bool) -> dict[str, Any]:
-    """A limits.json of the toy model: exact-method steps, observed only when unblinded."""
+    """A limits.json of the toy model, as the backend writes it: exact-method steps; a
+    blinded one has no observation (no observed limit, p0, Z or count, no global Z)."""
     points = []
     for ctau in lifetimes:
         for i, mass in enumerate(model.hypothesis_masses()):
@@ -196,14 +197,14 @@ def _toy_limits(model: Any, lifetimes: tuple[float, ...], blinded: bool) -> dict
                 "method": "exact",
                 "expected": expected,
                 "expected_converted": expected,
-                "p0": 0.5,
-                "z_local": 0.0 if blinded else 0.2 + 1.5 * np.exp(-(((mass - 1.9) / 0.05) ** 2)),
-                "n_obs": 0.0,
                 "b": 0.01,
                 "s_per_fb": 0.005,
             }
             if not blinded:
                 point["observed"] = point["observed_converted"] = base * (1.2 if i % 7 else 2.0)
+                point["p0"] = 0.5
+                point["z_local"] = 0.2 + 1.5 * np.exp(-(((mass - 1.9) / 0.05) ** 2))
+                point["n_obs"] = 0.0
             points.append(point)
     g = {
         "z_local": 1.7,
@@ -227,8 +228,22 @@ def _toy_limits(model: Any, lifetimes: tuple[float, ...], blinded: bool) -> dict
         "luminosity_fb": 1.0,
         "blinded": blinded,
         "methods": {"exact": len(points)},
-        "global_significance": g,
+        "global_significance": None if blinded else g,
         "model": model.model_dump(mode="json"),
+        "signal": [
+            {
+                "subchannel": model.channel,
+                "mass": m,
+                "ctau": c,
+                "sigma": 0.02,
+                "yield_per_fb": 0.005,
+                "window_yield_per_fb": 0.0045,
+                "window_fraction": 0.9,
+                "window_efficiency": 0.0045,
+            }
+            for c in lifetimes
+            for m in (1.0, 1.5, 2.0, 2.5)
+        ],
         "points": points,
     }
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from belleflow.plotting import find_channels, load_channel_run, plot_channel, plot_limit_outputs
-from belleflow.plotting.channel import label_info, overlays
+from belleflow.plotting.channel import _window_efficiencies, label_info, overlays
 
 
 def test_blinded_run_figures(make_run) -> None:
@@ -89,3 +89,10 @@ def test_missing_outputs_are_one_line_errors(make_run, tmp_path) -> None:
     (run_dir / "toy_mumu" / "report.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"report.json: not valid JSON"):
         load_channel_run(run_dir, "toy_mumu")
+
+
+def test_window_efficiency_from_the_limits_signal_table(make_run) -> None:
+    run = load_channel_run(make_run(lifetimes=(0.0, 2.5)), "toy_mumu")
+    window = _window_efficiencies(run.limits)
+    assert sorted(window) == [("zp", 0.0), ("zp", 2.5)]
+    assert window["zp", 0.0] == [(1.0, 0.0045), (1.5, 0.0045), (2.0, 0.0045), (2.5, 0.0045)]

@@ -250,7 +250,8 @@ def plot_channel(run: ChannelRun, observables: Sequence[str] | None = None) -> C
     cut = getattr(run.channel, "signal_region_cut", None)
     points = signal_efficiencies(run.report, models, cut)
     if points:
-        figures.efficiency += efficiency_plot(plots / "efficiency", points, info)[:1]
+        window = _window_efficiencies(run.limits)
+        figures.efficiency += efficiency_plot(plots / "efficiency", points, info, window)[:1]
     stat_models = [s.model for s in run.limits]
     if stat_models:
         measured = _measured_resolutions(run, stat_models)
@@ -271,6 +272,27 @@ def plot_channel(run: ChannelRun, observables: Sequence[str] | None = None) -> C
             continue
         figures.limits[limits.name] = [p for p in pngs if p.suffix == ".png"]
     return figures
+
+
+def _window_efficiencies(
+    limit_sets: Sequence[LimitSet],
+) -> dict[tuple[str, float], list[tuple[float, float]]]:
+    """(model, ctau) -> (mass, efficiency in the window) from the limits' ``signal`` tables.
+
+    Only the first sub-channel of a combination: its efficiency is the one
+    comparable with the channel's own cutflow.
+    """
+    out: dict[tuple[str, float], list[tuple[float, float]]] = {}
+    for limits in limit_sets:
+        rows = [r for r in limits.payload.get("signal") or [] if r.get("window_efficiency")]
+        first = rows[0]["subchannel"] if rows else None
+        for row in rows:
+            if row["subchannel"] == first:
+                key = (str(limits.payload["signal_model"]), float(row["ctau"]))
+                out.setdefault(key, []).append(
+                    (float(row["mass"]), float(row["window_efficiency"]))
+                )
+    return out
 
 
 def _samples_of(run: ChannelRun, overlay: SignalOverlay) -> dict[str, str]:

@@ -148,8 +148,22 @@ def _mass_label(models: Sequence[str]) -> str:
     return mass_axis_label(models[0]) if len(particles) == 1 else "Signal mass [GeV]"
 
 
-def efficiency_plot(stem: Path, points: Sequence[EfficiencyPoint], info: LabelInfo) -> list[Path]:
-    """Selection efficiency against mass, one curve per (model, lifetime)."""
+def efficiency_plot(
+    stem: Path,
+    points: Sequence[EfficiencyPoint],
+    info: LabelInfo,
+    window: Mapping[tuple[str, float], Sequence[tuple[float, float]]] | None = None,
+) -> list[Path]:
+    """Selection efficiency against mass, one curve per (model, lifetime).
+
+    Args:
+        stem: Output path without suffix.
+        points: Events generated and selected per signal point.
+        info: The experiment label.
+        window: (model, ctau) -> (mass, efficiency) inside the mass window the
+            limits count (``limits.json``'s ``signal`` table), drawn dashed
+            with open markers in the colour of the selection curve.
+    """
     if not points:
         msg = f"{stem}: no signal points to draw"
         raise ValueError(msg)
@@ -177,6 +191,28 @@ def efficiency_plot(stem: Path, points: Sequence[EfficiencyPoint], info: LabelIn
                 ms=5,
                 lw=1.2,
                 label=_curve_label(model, ctau, several),
+            )
+            inside = sorted((window or {}).get((model, ctau), ()))
+            if inside:
+                ax.plot(
+                    *zip(*inside, strict=True),
+                    color=colour,
+                    marker=marker,
+                    mfc="none",
+                    ms=5,
+                    ls="--",
+                    lw=1,
+                )
+        if window:
+            ax.plot(
+                [],
+                [],
+                color="0.3",
+                marker="o",
+                mfc="none",
+                ls="--",
+                lw=1,
+                label="open: inside the mass window of the limits",
             )
         top = max(p.efficiency for p in points)
         ax.set_ylim(0, min(1.0, 1.6 * top + 0.02))
