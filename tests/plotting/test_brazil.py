@@ -7,7 +7,6 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from belleflow.limits import Resolution, StatModel
-from belleflow.plotting import brazil
 from belleflow.plotting.brazil import brazil_plot, brazil_stem, scan_segments
 from belleflow.plotting.style import LabelInfo
 
@@ -37,19 +36,6 @@ def _points(method: str, *, observed: bool) -> list[dict]:
         if observed:
             rows[-1]["observed_converted"] = base * 1.1
     return rows
-
-
-@pytest.fixture
-def captured(monkeypatch):
-    """The figure brazil_plot would save, kept open for inspection."""
-    figures = []
-
-    def keep(fig, stem, **_):
-        figures.append(fig)
-        return [stem.with_name(stem.name + ".png")]
-
-    monkeypatch.setattr(brazil, "save_figure", keep)
-    return figures
 
 
 def _lines(ax, label_part):

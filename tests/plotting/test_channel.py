@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from belleflow.plotting import find_channels, load_channel_run, plot_channel, plot_limit_outputs
@@ -96,3 +97,18 @@ def test_window_efficiency_from_the_limits_signal_table(make_run) -> None:
     window = _window_efficiencies(run.limits)
     assert sorted(window) == [("zp", 0.0), ("zp", 2.5)]
     assert window["zp", 0.0] == [(1.0, 0.0045), (1.5, 0.0045), (2.0, 0.0045), (2.5, 0.0045)]
+
+
+def test_overlays_without_limits_share_one_round_cross_section(make_run) -> None:
+    run_dir = make_run()
+    (run_dir / "toy_mumu" / "zp" / "limits.json").unlink()
+    run = load_channel_run(run_dir, "toy_mumu")
+    chosen = overlays(run, run.histograms["m_mumu"])
+    (scale,) = {o.sigma_b_fb for o in chosen}
+    assert np.log10(scale) == round(np.log10(scale))  # a power of ten
+    nominal = run.histograms["m_mumu"][{"variation": "nominal"}]
+    peak = max(nominal[{"process": o.process}].values().max() for o in chosen) * scale
+    background = max(nominal[{"process": p}].values().max() for p in ("mumu", "tautau", "eeee"))
+    # As tall as the background, within the rounding to a power of ten.
+    assert background / np.sqrt(10) <= peak <= background * np.sqrt(10)
+    assert all("fb" in o.label for o in chosen)

@@ -9,8 +9,12 @@ from scipy.special import ndtr
 from scipy.stats import chi2
 
 from belleflow.limits.histograms import table_from_hist
-from belleflow.plotting import spectra
-from belleflow.plotting.spectra import SignalOverlay, coarse_edges, spectrum_plot
+from belleflow.plotting.spectra import (
+    SignalOverlay,
+    _group_backgrounds,
+    coarse_edges,
+    spectrum_plot,
+)
 from belleflow.plotting.style import LabelInfo
 
 
@@ -32,18 +36,6 @@ def _hist(data, backgrounds, signal=None):
     return h
 
 
-@pytest.fixture
-def captured(monkeypatch):
-    figures = []
-
-    def keep(fig, stem, **_):
-        figures.append(fig)
-        return [stem.with_name(stem.name + ".png")]
-
-    monkeypatch.setattr(spectra, "save_figure", keep)
-    return figures
-
-
 def test_coarse_edges_are_existing_edges() -> None:
     edges = np.cumsum(np.linspace(0.01, 0.03, 200))
     index = coarse_edges(edges, edges[0], edges[-1], 20)
@@ -58,7 +50,7 @@ def test_minor_backgrounds_are_merged_and_totals_kept() -> None:
     small = np.full(400, 0.001)
     table = table_from_hist(_hist(np.zeros(400), {"mumu": big, "ee": big * 0.5, "eeee": small}))
     index = coarse_edges(table.edges, 0.0, 4.0, 40)
-    rows = spectra._group_backgrounds(table, index)
+    rows = _group_backgrounds(table, index)
     assert [label for label, _, _ in rows] == [
         "Other",
         "$e^+e^-(\\gamma)$",

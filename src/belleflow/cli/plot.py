@@ -9,7 +9,13 @@ import typer
 
 from belleflow.cli._console import console
 
-__all__ = ["plot"]
+__all__ = ["Observables", "plot"]
+
+#: ``--observable``, shared by ``belleflow plot`` and ``belleflow report``.
+Observables = Annotated[
+    list[str] | None,
+    typer.Option("--observable", help="Only this histogram's spectrum (repeatable)."),
+]
 
 
 def plot(
@@ -17,10 +23,7 @@ def plot(
     channel: Annotated[
         str | None, typer.Argument(help="One channel (default: every channel in the folder).")
     ] = None,
-    observable: Annotated[
-        list[str] | None,
-        typer.Option("--observable", help="Only this histogram's spectrum (repeatable)."),
-    ] = None,
+    observable: Observables = None,
 ) -> None:
     """Draw spectra, 2-D planes, cutflow, efficiency, resolution and limit figures (PNG, PDF).
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from belleflow.cli._console import console
+from belleflow.cli.plot import Observables
 
 __all__ = ["report"]
 
@@ -17,10 +18,7 @@ def report(
     channel: Annotated[
         list[str] | None, typer.Option("--channel", help="Only these channels (repeatable).")
     ] = None,
-    observable: Annotated[
-        list[str] | None,
-        typer.Option("--observable", help="Only this histogram's spectrum (repeatable)."),
-    ] = None,
+    observable: Observables = None,
 ) -> None:
     """Write DIR/report.html: spectra, cutflows, efficiencies, limits, validation, provenance."""
     from belleflow.report import write_report  # noqa: PLC0415 - keep --help fast

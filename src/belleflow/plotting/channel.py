@@ -9,7 +9,6 @@ figures of a statistical model go beside its ``limits.json``
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,8 +42,6 @@ __all__ = [
     "plot_channel",
     "plot_limit_outputs",
 ]
-
-log = logging.getLogger(__name__)
 
 #: Signal points overlaid on a spectrum.
 N_OVERLAYS = 3
@@ -122,7 +119,9 @@ def overlays(
     """
     labels = [str(p) for p in histogram.axes[0]]
     points = [p for p in map(parse_signal_label, labels) if p is not None]
-    by_model = {m: [p for p in points if p.model == m] for m in run.signal_models()}
+    # The channel's own models; a run of an unregistered channel without limits: any.
+    models = run.signal_models() or list(dict.fromkeys(p.model for p in points))
+    by_model = {m: [p for p in points if p.model == m] for m in models}
     by_model = {m: found for m, found in by_model.items() if found}
     if not by_model:
         return []
@@ -135,7 +134,7 @@ def overlays(
     limits = [_expected_limit(run, p) for p in chosen]
     if any(v is None for v in limits):
         nominal = histogram[{"variation": NOMINAL}]
-        peak = max(float(nominal[{"process": str(p)}].values().max()) for p in chosen) or 1.0
+        peak = max(float(nominal[{"process": _process(p, labels)}].values().max()) for p in chosen)
         background = max(
             (
                 float(nominal[{"process": lab}].values().max())
@@ -144,7 +143,7 @@ def overlays(
             ),
             default=1.0,
         )
-        common = 10.0 ** round(math.log10(max(background, 1.0) / peak))
+        common = 10.0 ** round(math.log10(max(background, 1.0) / (peak or 1.0)))
         limits = [common] * len(chosen)
     return [
         SignalOverlay(_process(p, labels), float(s), _point_label(p, s))  # type: ignore[arg-type]
