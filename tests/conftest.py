@@ -354,11 +354,29 @@ def make_run(tmp_path: Path) -> MakeRun:
             import matplotlib.pyplot as plt  # noqa: PLC0415
 
             (channel / "validation").mkdir()
+            # As belleflow validate writes it (belleflow.validation.report.to_dict).
             payload = {
+                "channel": "toy_mumu",
+                "model": "zp",
+                "passed": False,
                 "checks": [
-                    {"name": "closure", "passed": True, "chi2_ndf": 1.1},
-                    {"name": "pulls", "passed": False, "mean": 0.4},
-                ]
+                    {
+                        "study": "injection",
+                        "name": "closure",
+                        "figure": "closure.png",
+                        "expectation": "mu_hat / mu_true within 10 %",
+                        "passed": True,
+                        "value": 1.02,
+                    },
+                    {
+                        "study": "background-only",
+                        "name": "pulls",
+                        "figure": "pulls.png",
+                        "expectation": "mean pull within 0.2",
+                        "passed": False,
+                        "value": 0.4,
+                    },
+                ],
             }
             (channel / "validation" / "validation.json").write_text(json.dumps(payload))
             fig, ax = plt.subplots()

@@ -42,8 +42,10 @@ def test_report_of_a_blinded_run(make_run) -> None:
     assert "Blinded: expected limits only" in html
     assert 'class="badge blinded"' in html
     # Validation results: the checks and their outcome.
-    assert re.search(r"closure</td>\s*<td class=\"text pass\">pass", html)
-    assert re.search(r"pulls</td>\s*<td class=\"text fail\">fail", html)
+    assert re.search(r"injection: closure</td>\s*<td class=\"text pass\">pass", html)
+    assert re.search(r"background-only: pulls</td>\s*<td class=\"text fail\">fail", html)
+    assert "mean pull within 0.2 (value 0.4)" in html
+    assert 'Validation of zp:\n<span class="fail">fail</span>' in html
     # Provenance: the run's revision, catalogue hash and every input file's SHA-256.
     report = json.loads((run_dir / "toy_mumu" / "report.json").read_text())
     assert "0123456789abcdef" in html

@@ -154,9 +154,7 @@ def _model_view(limits: LimitSet, pngs: Sequence[Path]) -> dict[str, Any]:
     title = signal_title(str(payload["signal_model"]))
     ctaus = sorted({float(p["ctau"]) for p in points})
     if len(ctaus) > 1 or (ctaus and ctaus[0] > 0):
-        title += ", " + ", ".join(ctau_text(c).replace("$c\\tau$ = ", "") for c in ctaus).join(
-            (r"$c\tau$ = ", "")
-        )
+        title += ", " + ", ".join(ctau_text(c) for c in ctaus)
     methods = ", ".join(f"{n} {m}" for m, n in payload.get("methods", {}).items())
     return {
         "name": limits.name,
@@ -181,29 +179,36 @@ def _validation(run: ChannelRun) -> dict[str, Any] | None:
         return None
     payload = read_json(path)
     checks = []
-    entries: Any = payload.get("checks", payload.get("results", []))
-    if isinstance(entries, dict):
-        entries = [
-            {"name": k, **(v if isinstance(v, dict) else {"passed": v})} for k, v in entries.items()
-        ]
+    entries = payload.get("checks", [])
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
-        passed = entry.get("passed", entry.get("ok", entry.get("status")))
-        result = (
-            {True: "pass", False: "fail"}.get(passed, str(passed)) if passed is not None else ""
-        )
-        details = {k: v for k, v in entry.items() if k not in {"name", "passed", "ok", "status"}}
+        passed = entry.get("passed")
+        result = {True: "pass", False: "fail"}.get(passed, "" if passed is None else str(passed))
+        # belleflow validate's checks: study, name, figure, expectation, passed, value.
+        known = {"study", "name", "figure", "expectation", "passed", "value"}
+        details = str(entry.get("expectation", ""))
+        if isinstance(entry.get("value"), int | float):
+            details += f" (value {entry['value']:.4g})"
+        extra = {k: v for k, v in entry.items() if k not in known}
+        if extra:
+            details += " " + json.dumps(extra, default=str)[:400]
+        study = entry.get("study")
         checks.append(
             {
-                "name": str(entry.get("name", "")),
+                "name": f"{study}: {entry.get('name', '')}"
+                if study
+                else str(entry.get("name", "")),
                 "result": result,
                 "css": result if result in {"pass", "fail"} else "",
-                "details": json.dumps(details, default=str)[:400] if details else "",
+                "details": details.strip(),
             }
         )
     figures = sorted(run.validation_dir.glob("*.png"))
+    verdict = payload.get("passed")
     return {
+        "verdict": {True: "pass", False: "fail"}.get(verdict, "") if verdict is not None else "",
+        "model": str(payload.get("model", "")),
         "checks": checks,
         "raw": json.dumps(payload, indent=1, default=str)[:50_000],
         "figures": _figures(figures),
