@@ -172,6 +172,13 @@ def _model_view(limits: LimitSet, pngs: Sequence[Path]) -> dict[str, Any]:
     }
 
 
+def _verdict(passed: Any) -> str:
+    """``pass``, ``fail``, or whatever else a check says (nothing when it says nothing)."""
+    if isinstance(passed, bool):
+        return "pass" if passed else "fail"
+    return "" if passed is None else str(passed)
+
+
 def _validation(run: ChannelRun) -> dict[str, Any] | None:
     """``validation/validation.json`` and its figures, if ``belleflow validate`` ran."""
     path = run.validation_dir / "validation.json"
@@ -184,7 +191,7 @@ def _validation(run: ChannelRun) -> dict[str, Any] | None:
         if not isinstance(entry, dict):
             continue
         passed = entry.get("passed")
-        result = {True: "pass", False: "fail"}.get(passed, "" if passed is None else str(passed))
+        result = _verdict(passed)
         # belleflow validate's checks: study, name, figure, expectation, passed, value.
         known = {"study", "name", "figure", "expectation", "passed", "value"}
         details = str(entry.get("expectation", ""))
@@ -205,9 +212,8 @@ def _validation(run: ChannelRun) -> dict[str, Any] | None:
             }
         )
     figures = sorted(run.validation_dir.glob("*.png"))
-    verdict = payload.get("passed")
     return {
-        "verdict": {True: "pass", False: "fail"}.get(verdict, "") if verdict is not None else "",
+        "verdict": _verdict(payload.get("passed")),
         "model": str(payload.get("model", "")),
         "checks": checks,
         "raw": json.dumps(payload, indent=1, default=str)[:50_000],
