@@ -60,9 +60,8 @@ def demo(
     )
     table = Table(title="belleflow demo: limits per channel and signal model")
     for column in (
-        "channel",
+        "channel/ (model folder)",
         "signal model",
-        "outputs in",
         "mass range [GeV]",
         "limit on",
         "CL",
@@ -74,9 +73,9 @@ def demo(
         table.add_column(column, overflow="fold")
     for row in result.rows:
         table.add_row(
-            row.channel,
-            row.signal_model,
+            # Where its limits.json is: the channel's folder, or its model's inside it.
             _relative(row.directory, out),
+            row.signal_model,
             f"{row.mass_range[0]:.3g}-{row.mass_range[1]:.3g}",
             row.units,
             f"{row.cl:.0%}",
