@@ -9,7 +9,18 @@ from __future__ import annotations
 import typer
 
 from belleflow import __version__
-from belleflow.cli import catalogue, channels, demo, generate, import_basf2, limits, run, train
+from belleflow.cli import (
+    catalogue,
+    channels,
+    demo,
+    generate,
+    import_basf2,
+    limits,
+    plot,
+    report,
+    run,
+    train,
+)
 
 __all__ = ["app", "main"]
 
@@ -25,6 +36,8 @@ app.command("demo")(demo.demo)
 app.command("generate")(generate.generate)
 app.command("import-basf2")(import_basf2.import_basf2)
 app.command("limits")(limits.limits)
+app.command("plot")(plot.plot)
+app.command("report")(report.report)
 app.command("run")(run.run)
 app.command("train")(train.train)
 

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from belleflow.limits.conversion import convert, unit_label
+from belleflow.limits.conversion import convert
 from belleflow.limits.histograms import HistogramTable, table_from_hist
 from belleflow.limits.model import StatModel
-from belleflow.limits.outputs import OBSERVED_KEYS, brazil_plot, write_csv, write_json
+from belleflow.limits.outputs import OBSERVED_KEYS, write_csv, write_json
 from belleflow.limits.scan import Executor, PointResult, ScanSettings, run_scan
 from belleflow.limits.signal import SignalGrid, SignalLibrary
 from belleflow.limits.significance import GlobalSignificance, global_significance
@@ -360,25 +360,9 @@ def compute_limits(
     files["json"] = write_json(out / "limits.json", result.to_dict())
     files["csv"] = write_csv(out / "limits.csv", converted, blinded=model.blinded)
     if plots:
-        experiments = {s.experiment for s in model.subchannels_or_default()}
-        experiment = " + ".join(sorted(experiments))
-        lifetimes = sorted({p.ctau for p in points})
-        for c in lifetimes:
-            rows = [p for p in converted if p["ctau"] == c]
-            stem = out / ("brazil" if len(lifetimes) == 1 else f"brazil_ctau{c:g}")
-            title = f"{model.signal_model}" + (f", $c\\tau$ = {c:g} cm" if c > 0 else "")
-            png, pdf = brazil_plot(
-                stem,
-                rows,
-                ylabel=unit_label(model.units),
-                cl=model.cl,
-                luminosity_fb=lumi,
-                experiment=experiment,
-                title=title,
-                blinded=model.blinded,
-            )
-            files[stem.name + ".png"] = png
-            files[stem.name + ".pdf"] = pdf
+        from belleflow.plotting import plot_limit_outputs  # noqa: PLC0415 - matplotlib on demand
+
+        files.update(plot_limit_outputs(result.to_dict(), out))
     return result
 
 
