@@ -30,7 +30,7 @@ and each function takes its own value too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +41,20 @@ from belleflow.naming import NOMINAL, variation_name
 
 __all__ = [
     "DEFAULTS",
+    "MOMENTUM_SCALE",
+    "PHOTON_ENERGY_SCALE",
+    "Shift",
+    "Systematic",
     "SystematicSizes",
+    "WeightVariation",
+    "efficiency",
     "fill_variations",
+    "pid",
     "pid_weights",
     "scale_energy",
     "scale_momenta",
     "shift_variations",
+    "tracking",
     "tracking_weights",
     "weight_variations",
 ]
@@ -244,3 +252,107 @@ def shift_variations(
         for direction, sign in _DIRECTIONS:
             shifted = scale_energy(photons, 1.0 + sign * sizes.photon_energy_scale)
             yield variation_name("photon_energy_scale", direction), tracks, shifted
+
+
+# Declarations: a channel lists its systematics once (``Channel.systematics``);
+# the framework computes the weight variations on the selected events, reruns
+# the selection under each shift, never for data, and the statistical models
+# take their list of systematics from the same declaration.
+
+
+@dataclass(frozen=True)
+class WeightVariation:
+    """A systematic that changes only the weight of the selected events or candidates.
+
+    Attributes:
+        name: Systematic name (``<name>_up`` / ``<name>_down`` in the histograms).
+        weights: ``(columns, n) -> {variation: factor}``: from the selection's
+            columns of the ``n`` selected events (per-candidate columns
+            restricted to the selected candidates), the factor of each
+            variation, per event or per candidate.
+    """
+
+    name: str
+    weights: Callable[[Mapping[str, Any], int], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A systematic that changes a collection: the selection is rerun on the shifted one.
+
+    Attributes:
+        name: Systematic name.
+        collection: The shifted collection (``"Track"``, ``"Photon"``).
+        apply: ``(collection, factor) -> shifted collection``.
+        size: Relative size: the factors are ``1 + size`` and ``1 - size``.
+    """
+
+    name: str
+    collection: str
+    apply: Callable[[Any, float], Any]
+    size: float
+
+    def variations(self) -> Iterator[tuple[str, float]]:
+        """``(variation, factor)`` of the up and down shifts."""
+        for direction, sign in _DIRECTIONS:
+            yield variation_name(self.name, direction), 1.0 + sign * self.size
+
+
+#: A declared systematic.
+Systematic = WeightVariation | Shift
+
+#: The track-momentum scale (:func:`scale_momenta` on ``Track``).
+MOMENTUM_SCALE = Shift("momentum_scale", "Track", scale_momenta, DEFAULTS.momentum_scale)
+#: The photon-energy scale (:func:`scale_energy` on ``Photon``).
+PHOTON_ENERGY_SCALE = Shift(
+    "photon_energy_scale", "Photon", scale_energy, DEFAULTS.photon_energy_scale
+)
+
+
+def pid(
+    tracks: str, *, identified: str | None = None, sizes: SystematicSizes = DEFAULTS
+) -> WeightVariation:
+    """The PID-efficiency variation of the tracks in column ``tracks`` (see :func:`pid_weights`).
+
+    Args:
+        tracks: Column of the tracks whose identification the selection
+            requires (jagged per event, or per candidate).
+        identified: Optional column of the mask of those actually identified.
+        sizes: Uncertainty sizes.
+    """
+
+    def weights(columns: Mapping[str, Any], n: int) -> dict[str, Any]:
+        del n
+        mask = None if identified is None else columns[identified]
+        return pid_weights(columns[tracks], identified=mask, sizes=sizes)
+
+    return WeightVariation("pid", weights)
+
+
+def tracking(tracks: str | int, *, sizes: SystematicSizes = DEFAULTS) -> WeightVariation:
+    """The tracking-efficiency variation: a fixed number of tracks, or those of a column."""
+
+    def weights(columns: Mapping[str, Any], n: int) -> dict[str, Any]:
+        count = np.full(n, tracks) if isinstance(tracks, int) else columns[tracks]
+        return tracking_weights(count, sizes=sizes)
+
+    return WeightVariation("tracking", weights)
+
+
+def efficiency(name: str, size: float, objects: int) -> WeightVariation:
+    """A per-object efficiency uncertainty: factors ``(1 +- size)^objects`` per event.
+
+    Example:
+        >>> photons = efficiency("photon_efficiency", 0.01, 3)
+        >>> sorted(photons.weights({}, 2))
+        ['photon_efficiency_down', 'photon_efficiency_up']
+    """
+
+    def weights(columns: Mapping[str, Any], n: int) -> dict[str, Any]:
+        del columns
+        return {
+            variation_name(name, direction): np.full(n, (1.0 + sign * size) ** objects)
+            for direction, sign in _DIRECTIONS
+        }
+
+    return WeightVariation(name, weights)

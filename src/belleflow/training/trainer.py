@@ -96,18 +96,42 @@ class TrainingData:
     samples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _channel_module(name: str) -> tuple[Any, Any]:
-    from belleflow.channels import load_channel  # noqa: PLC0415 - entry points on demand
+@dataclass(frozen=True)
+class _Declaration:
+    """What training needs from a channel: its spec, features and where the model goes."""
+
+    spec: TrainingSpec
+    features: tuple[str, ...]
+    candidates: Callable[[Any], tuple[Any, Any, Any]]
+    models: Path
+
+
+def _declaration(name: str) -> _Declaration:
+    # Imported on demand: channels import this module (TrainingSpec).
+    from belleflow.channels import load_channel  # noqa: PLC0415
+    from belleflow.processor import DeclaredProcessor  # noqa: PLC0415
 
     channel = load_channel(name)
+    step = getattr(channel, "classifier", None)
+    if step is not None:
+        processor = DeclaredProcessor(channel, classify=False)
+        return _Declaration(
+            step.training, tuple(step.features), processor.training_candidates, step.model.parent
+        )
+    # Channels not yet declared: module globals next to their processor class.
     module = sys.modules.get(channel.processor_class.__module__) or importlib.import_module(
         channel.processor_class.__module__
     )
     for attribute in ("FEATURES", "features", "TRAINING"):
         if not hasattr(module, attribute):
-            msg = f"channel {name!r} declares no {attribute} in {module.__name__}"
+            msg = f"channel {name!r} declares no classifier (no {attribute} in {module.__name__})"
             raise ValueError(msg)
-    return channel, module
+    return _Declaration(
+        module.TRAINING,
+        tuple(module.FEATURES),
+        module.features,
+        Path(str(module.__file__)).parent / "models",
+    )
 
 
 def collect(
@@ -359,21 +383,21 @@ def train_channel(
     from belleflow.catalogue import load_catalogue  # noqa: PLC0415
     from belleflow.catalogue.loader import default_catalogue_path  # noqa: PLC0415
 
-    _, module = _channel_module(name)
-    spec: TrainingSpec = module.TRAINING
+    declaration = _declaration(name)
+    spec = declaration.spec
     cat_path = (
         Path(catalogue) if catalogue is not None else default_catalogue_path("belleflow.yaml")
     )
     cat = load_catalogue(cat_path)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        data = collect(name, cat, spec, module.features, Path(tmp), scale=scale)
-    part, figures = train_classifier(data, spec, module.FEATURES)
+        data = collect(name, cat, spec, declaration.candidates, Path(tmp), scale=scale)
+    part, figures = train_classifier(data, spec, declaration.features)
     document: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "channel": name,
         "version": spec.version,
-        "features": list(module.FEATURES),
+        "features": list(declaration.features),
         "threshold": figures["threshold"],
         "working_point": {
             "signal_efficiency_target": spec.signal_efficiency,
@@ -397,7 +421,7 @@ def train_channel(
     }
     document["sha256"] = document_hash(document)
     if out is None:
-        target = Path(module.__file__).parent / "models" / f"{name}-v{spec.version}.json"
+        target = declaration.models / f"{name}-v{spec.version}.json"
     else:
         target = Path(out)
         if target.is_dir() or target.suffix != ".json":
