@@ -67,12 +67,22 @@ class Cuts:
         self.candidates: Any = None
         self.steps: dict[str, BoolArray] = {}
 
-    def keep(self, mask: Any) -> None:
-        """Restrict the candidates (jagged mask) without recording a step."""
+    def keep(self, mask: Any, *, at: BoolArray | None = None) -> None:
+        """Restrict the candidates (jagged mask) without recording a step.
+
+        Args:
+            mask: Per candidate; None counts as False.
+            at: The events ``mask`` is given for (see :meth:`require`).
+        """
         if not _is_jagged(mask):
             msg = "Cuts.keep takes a per-candidate (jagged) mask"
             raise TypeError(msg)
         filled = ak.fill_none(mask, False)
+        if at is not None:
+            # The other events get no candidates.
+            counts = np.zeros(self.n, dtype=np.int64)
+            counts[at] = ak.to_numpy(ak.num(filled, axis=1))
+            filled = ak.unflatten(ak.flatten(filled, axis=1), counts)
         self.candidates = filled if self.candidates is None else self.candidates & filled
 
     def require(self, name: str, mask: Any, *, at: BoolArray | None = None) -> None:
@@ -96,11 +106,7 @@ class Cuts:
             msg = f"cut {name!r}: mask has {len(mask)} entries, expected {expected} events"
             raise ValueError(msg)
         if _is_jagged(mask):
-            if at is not None:
-                counts = np.zeros(self.n, dtype=np.int64)
-                counts[at] = ak.to_numpy(ak.num(mask, axis=1))
-                mask = ak.unflatten(ak.flatten(mask, axis=1), counts)
-            self.keep(mask)
+            self.keep(mask, at=at)
             passed = np.asarray(ak.to_numpy(ak.any(self.candidates, axis=1)), dtype=bool)
         else:
             passed = event_mask(mask)

@@ -198,10 +198,10 @@ class Channel:
         def complete(model: Any) -> Any:
             if not isinstance(model, StatModel):
                 return model
-            if model.systematics:
+            if model.systematics and list(model.systematics) != declared:
                 msg = (
                     f"channel {self.name!r}: statistical model {model.signal_model!r} lists "
-                    "systematics; they come from Channel.systematics"
+                    "other systematics than Channel.systematics (leave them out)"
                 )
                 raise ValueError(msg)
             return model.model_copy(update={"systematics": declared})
@@ -670,7 +670,7 @@ class DeclaredProcessor(ChannelProcessor):
         mass = _flat(result.candidates[step.mass])
         truth = np.zeros(len(selected), dtype=bool)
         if len(index) and "MCParticle" in events.fields:
-            truth = event_mask(_flat(step.truth(result.candidates)))
+            truth = event_mask(_flat(step.truth(result)))
         return np.asarray(x[selected], dtype=np.float64), mass[selected], truth[selected]
 
 

@@ -128,8 +128,9 @@ class ClassifierStep:
         model: The shipped model (``belleflow train CHANNEL`` writes it).
         features: Input names: per-candidate columns, in the model's order.
         training: What ``belleflow train`` trains on.
-        truth: ``columns -> per-candidate bool``: the candidate is the
-            generated signal (MC truth; for training).
+        truth: ``result -> per-candidate bool`` (jagged, or flat over the
+            candidates): the candidate is the generated signal (MC truth; for
+            training).
         mass: Candidate column of the search observable (for training).
         step: Cutflow name of the classifier cut.
     """
@@ -137,7 +138,7 @@ class ClassifierStep:
     model: Path
     features: tuple[str, ...]
     training: TrainingSpec
-    truth: Callable[[Mapping[str, Any]], Any]
+    truth: Callable[[Result], Any]
     mass: str
     step: str = "classifier"
 
