@@ -27,7 +27,16 @@ from belleflow.spec import ClassifierStep, EventView, Histogram, Result, resolut
 from belleflow.theory.mumu_tautau import MASS_RANGE, scalar_reference_fb, zprime_reference_fb
 from belleflow.training.trainer import TrainingSpec
 
-__all__ = ["CUTS", "FEATURES", "GRID", "RESOLUTION", "channel", "preselect", "select"]
+__all__ = [
+    "CUTS",
+    "FEATURES",
+    "GRID",
+    "RECOIL_RANGE",
+    "RESOLUTION",
+    "channel",
+    "preselect",
+    "select",
+]
 
 #: Selection thresholds (GeV, likelihood ratios); see the channel document.
 CUTS = {
@@ -36,13 +45,14 @@ CUTS = {
     "recoil_gap": 0.05,  # m_recoil - m(other two tracks) > gap: kills 4-lepton final states
     "conversion_mass": 0.1,  # other pair both electrons below this mass: a conversion
     "electron_id": 0.5,
-    "recoil_range": (3.0, 10.5),
     # Veto of tau -> 3 prongs (e+e- -> tau+tau-, 3-1 topology with two pions
     # taken as muons): three tracks below m_tau; not applied above this recoil
     # mass, where the soft muons and one tau daughter of the signal look alike.
     "three_prong_until": 9.5,
 }
 
+#: Recoil-mass range selected and histogrammed (GeV).
+RECOIL_RANGE = (3.0, 10.5)
 #: Recoil-mass resolution sigma(m) measured on the signal grid (GeV), used for
 #: the binning and by the limit backend (see the channel document).
 RESOLUTION = Resolution(
@@ -81,7 +91,7 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     cuts.require("missing_energy", e_miss > CUTS["min_missing_energy_cm"])
     cuts.require("recoil_above_rest", m_recoil - m_rest > CUTS["recoil_gap"])
     cuts.require("three_prong_veto", ~_three_prong(good) | (m_recoil > CUTS["three_prong_until"]))
-    low, high = CUTS["recoil_range"]
+    low, high = RECOIL_RANGE
     cuts.require("recoil_range", (m_recoil >= low) & (m_recoil < high))
     x = _feature_array(good, *ev.cm_frame)
     legs = ak.concatenate([pairs.positive[..., None], pairs.negative[..., None]], axis=-1)
@@ -121,11 +131,6 @@ FEATURES = (
 #: charge; the other two tracks of pair k are those of pair 3 - k.
 _POS = np.array([0, 0, 1, 1])
 _NEG = np.array([0, 1, 0, 1])
-
-
-def _regular(values: Any) -> np.ndarray[Any, Any]:
-    """A jagged array with the same length in every event as a NumPy array."""
-    return np.asarray(ak.to_numpy(ak.to_regular(values, axis=1)))
 
 
 def _regular(values: Any) -> np.ndarray[Any, Any]:
@@ -276,7 +281,7 @@ channel = Channel(
                 resolution_axis(
                     "m_recoil",
                     RESOLUTION,
-                    *CUTS["recoil_range"],
+                    *RECOIL_RANGE,
                     label=r"$M_{recoil}(\mu^+\mu^-)$ [GeV]",
                 ),
             ),
