@@ -104,8 +104,9 @@ def chunk_key(filename: str, start: int, stop: int) -> str:
 
 #: A channel's preselection: cheap cuts that no systematic shift changes.
 Preselection = Callable[[EventView, Cuts], None]
-#: A channel's selection: the remaining cuts and the columns to fill.
-SelectionFunction = Callable[[EventView, Cuts], Result]
+#: A channel's selection: the remaining cuts and the columns to fill (None:
+#: no event left, nothing to fill).
+SelectionFunction = Callable[[EventView, Cuts], Result | None]
 
 
 @dataclass(frozen=True)
@@ -580,14 +581,17 @@ class DeclaredProcessor(ChannelProcessor):
         index = np.flatnonzero(cuts.event)
         return cuts, index, view.subset(index)
 
-    def select(self, view: EventView) -> tuple[Cuts, Result]:
-        """One selection pass (and the classifier) over ``view``."""
+    def select(self, view: EventView) -> tuple[Cuts, Result | None]:
+        """One selection pass (and the classifier) over ``view``; no result: nothing to fill."""
         assert self.channel.select is not None  # checked in __init__
         cuts = Cuts(len(view))
         result = self.channel.select(view, cuts)
         step = self.channel.classifier
         if step is not None and self.classify:
-            cuts.require(step.step, self._classifier_cut(step, cuts, result), at=result.at)
+            if result is None:
+                cuts.require(step.step, np.zeros(len(view), dtype=bool))
+            else:
+                cuts.require(step.step, self._classifier_cut(step, cuts, result), at=result.at)
         return cuts, result
 
     def _classifier_cut(self, step: ClassifierStep, cuts: Cuts, result: Result) -> Any:
@@ -625,11 +629,13 @@ class DeclaredProcessor(ChannelProcessor):
         chunk: ChunkContext,
         index: np.ndarray[Any, Any],
         cuts: Cuts,
-        result: Result,
+        result: Result | None,
         variation: str,
         *,
         vary: bool = False,
     ) -> None:
+        if result is None:
+            return
         mask = scatter(cuts.event, index, chunk.n_events)
         columns = _Selected(result, cuts)
         histograms = self.channel.histograms
@@ -664,6 +670,8 @@ class DeclaredProcessor(ChannelProcessor):
             raise ValueError(msg)
         _, index, view = self.preselected(events)
         cuts, result = DeclaredProcessor(self.channel, classify=False).select(view)
+        if result is None:
+            return np.zeros((0, len(step.features))), np.zeros(0), np.zeros(0, dtype=bool)
         candidates = _candidates_at(self.channel.name, cuts, result)
         selected = event_mask(ak.flatten(candidates))
         x = np.stack([_flat(result.candidates[f]) for f in step.features], axis=1)
