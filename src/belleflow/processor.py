@@ -102,125 +102,6 @@ def chunk_key(filename: str, start: int, stop: int) -> str:
     return f"{filename}|{start}|{stop}"
 
 
-#: A channel's preselection: cheap cuts that no systematic shift changes.
-Preselection = Callable[[EventView, Cuts], None]
-#: A channel's selection: the remaining cuts and the columns to fill (None:
-#: no event left, nothing to fill).
-SelectionFunction = Callable[[EventView, Cuts], Result | None]
-
-
-@dataclass(frozen=True)
-class Channel:
-    """The declaration of a dark-sector channel: everything a run and the limits need.
-
-    A channel declares what the paper does; the framework
-    (:class:`DeclaredProcessor`) does the rest: it runs ``preselect`` once
-    per chunk and ``select`` on the preselected events, records each
-    :meth:`Cuts.require <belleflow.cuts.Cuts.require>` as a cutflow step,
-    applies the classifier, fills ``histograms`` with the events and
-    candidates that pass every step, fills the weight variations, reruns
-    ``select`` under each shift (never for data), and blinds data inside
-    ``blind``. ``docs/writing-a-channel.md`` walks through one.
-
-    Attributes:
-        name: Channel name (as registered in the ``belleflow.channels`` entry points).
-        description: One line for ``belleflow channels``.
-        skim: Catalogue skim whose samples the channel reads.
-        experiments: Experiments whose samples it runs on (``"Belle"``, ``"Belle II"``).
-        preselect: The cuts that no shift changes (run once per chunk, on
-            every event); None: none.
-        select: The rest of the selection, on the preselected events; returns
-            the columns to fill.
-        histograms: The histograms filled from the columns.
-        systematics: Weight variations and shifts (simulation only). The
-            statistical models list them (do not repeat them there).
-        classifier: The classifier cut, after ``select`` (None: no classifier).
-        blind: Observable -> windows ``(low, high)``: data values inside are
-            not filled unless the run is unblinded.
-        statistical_model: One :class:`~belleflow.limits.model.StatModel` or
-            a mapping of them; their ``systematics`` are set from ``systematics``.
-        signal_region_cut: The cut of the cutflow that defines the signal
-            region (``None``: the last cut). While a run is blinded, the data
-            cutflow stops at the cut before it, so that no output counts data
-            events in the signal region.
-        processor_class: A hand-written :class:`ChannelProcessor` subclass
-            instead of ``select`` (default: :class:`DeclaredProcessor`).
-        options: Keyword arguments for ``processor_class`` (part of the run's
-            configuration hash; for a declared channel, the hash of its module).
-    """
-
-    name: str
-    description: str
-    skim: str
-    experiments: tuple[str, ...]
-    preselect: Preselection | None = None
-    select: SelectionFunction | None = None
-    histograms: tuple[Histogram, ...] = ()
-    systematics: tuple[Systematic, ...] = ()
-    classifier: ClassifierStep | None = None
-    blind: Mapping[str, Sequence[Window]] = field(default_factory=dict)
-    statistical_model: Any | None = None
-    signal_region_cut: str | None = None
-    processor_class: type[ChannelProcessor] | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.select is None:
-            if self.processor_class is None:
-                msg = f"channel {self.name!r} declares neither select nor processor_class"
-                raise ValueError(msg)
-            return
-        # The engine hashes processor_class's source and options into the run's
-        # configuration: the declaration's module stands for both.
-        object.__setattr__(self, "processor_class", DeclaredProcessor)
-        object.__setattr__(self, "options", {"declaration": _module_hash(self.select)})
-        object.__setattr__(self, "statistical_model", self._with_systematics())
-
-    def make_processor(self) -> ChannelProcessor:
-        """A fresh processor instance for one run."""
-        if self.select is not None:
-            return DeclaredProcessor(self)
-        assert self.processor_class is not None  # checked in __post_init__
-        return self.processor_class(**self.options)
-
-    @property
-    def weight_variations(self) -> tuple[WeightVariation, ...]:
-        """The declared weight variations."""
-        return tuple(s for s in self.systematics if isinstance(s, WeightVariation))
-
-    @property
-    def shifts(self) -> tuple[Shift, ...]:
-        """The declared shifts."""
-        return tuple(s for s in self.systematics if isinstance(s, Shift))
-
-    def _with_systematics(self) -> Any:
-        declared = [ModelSystematic(name=s.name) for s in self.systematics]
-
-        def complete(model: Any) -> Any:
-            if not isinstance(model, StatModel):
-                return model
-            if model.systematics and list(model.systematics) != declared:
-                msg = (
-                    f"channel {self.name!r}: statistical model {model.signal_model!r} lists "
-                    "other systematics than Channel.systematics (leave them out)"
-                )
-                raise ValueError(msg)
-            return model.model_copy(update={"systematics": declared})
-
-        if isinstance(self.statistical_model, Mapping):
-            return {key: complete(m) for key, m in self.statistical_model.items()}
-        return complete(self.statistical_model)
-
-
-def _module_hash(function: Callable[..., Any]) -> str:
-    module = sys.modules.get(function.__module__)
-    try:
-        source = inspect.getsource(module) if module is not None else function.__qualname__
-    except (OSError, TypeError):
-        source = f"{function.__module__}.{function.__qualname__}"
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
-
-
 def book_histogram(
     axes: Sequence[hist.axis.AxesMixin], *, label: str = "", first: str = "process"
 ) -> hist.Hist[Any]:
@@ -680,6 +561,124 @@ class DeclaredProcessor(ChannelProcessor):
         if len(index) and "MCParticle" in events.fields:
             truth = event_mask(_flat(step.truth(result)))
         return np.asarray(x[selected], dtype=np.float64), mass[selected], truth[selected]
+
+
+#: A channel's preselection: cheap cuts that no systematic shift changes.
+Preselection = Callable[[EventView, Cuts], None]
+#: A channel's selection: the remaining cuts and the columns to fill (None:
+#: no event left, nothing to fill).
+SelectionFunction = Callable[[EventView, Cuts], Result | None]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """The declaration of a dark-sector channel: everything a run and the limits need.
+
+    A channel declares what the paper does; the framework
+    (:class:`DeclaredProcessor`) does the rest: it runs ``preselect`` once
+    per chunk and ``select`` on the preselected events, records each
+    :meth:`Cuts.require <belleflow.cuts.Cuts.require>` as a cutflow step,
+    applies the classifier, fills ``histograms`` with the events and
+    candidates that pass every step, fills the weight variations, reruns
+    ``select`` under each shift (never for data), and blinds data inside
+    ``blind``. ``docs/writing-a-channel.md`` walks through one.
+
+    Attributes:
+        name: Channel name (as registered in the ``belleflow.channels`` entry points).
+        description: One line for ``belleflow channels``.
+        skim: Catalogue skim whose samples the channel reads.
+        experiments: Experiments whose samples it runs on (``"Belle"``, ``"Belle II"``).
+        preselect: The cuts that no shift changes (run once per chunk, on
+            every event); None: none.
+        select: The rest of the selection, on the preselected events; returns
+            the columns to fill.
+        histograms: The histograms filled from the columns.
+        systematics: Weight variations and shifts (simulation only). The
+            statistical models list them (do not repeat them there).
+        classifier: The classifier cut, after ``select`` (None: no classifier).
+        blind: Observable -> windows ``(low, high)``: data values inside are
+            not filled unless the run is unblinded.
+        statistical_model: One :class:`~belleflow.limits.model.StatModel` or
+            a mapping of them; their ``systematics`` are set from ``systematics``.
+        signal_region_cut: The cut of the cutflow that defines the signal
+            region (``None``: the last cut). While a run is blinded, the data
+            cutflow stops at the cut before it, so that no output counts data
+            events in the signal region.
+        processor_class: A hand-written :class:`ChannelProcessor` subclass
+            instead of ``select`` (default: :class:`DeclaredProcessor`).
+        options: Keyword arguments for ``processor_class`` (part of the run's
+            configuration hash; for a declared channel, the hash of its module).
+    """
+
+    name: str
+    description: str
+    skim: str
+    experiments: tuple[str, ...]
+    preselect: Preselection | None = None
+    select: SelectionFunction | None = None
+    histograms: tuple[Histogram, ...] = ()
+    systematics: tuple[Systematic, ...] = ()
+    classifier: ClassifierStep | None = None
+    blind: Mapping[str, Sequence[Window]] = field(default_factory=dict)
+    statistical_model: Any | None = None
+    signal_region_cut: str | None = None
+    processor_class: type[ChannelProcessor] = DeclaredProcessor
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.select is None:
+            if self.processor_class is DeclaredProcessor:
+                msg = f"channel {self.name!r} declares neither select nor processor_class"
+                raise ValueError(msg)
+            return
+        # The engine hashes processor_class's source and options into the run's
+        # configuration: the declaration's module stands for both.
+        object.__setattr__(self, "processor_class", DeclaredProcessor)
+        object.__setattr__(self, "options", {"declaration": _module_hash(self.select)})
+        object.__setattr__(self, "statistical_model", self._with_systematics())
+
+    def make_processor(self) -> ChannelProcessor:
+        """A fresh processor instance for one run."""
+        if self.select is not None:
+            return DeclaredProcessor(self)
+        return self.processor_class(**self.options)
+
+    @property
+    def weight_variations(self) -> tuple[WeightVariation, ...]:
+        """The declared weight variations."""
+        return tuple(s for s in self.systematics if isinstance(s, WeightVariation))
+
+    @property
+    def shifts(self) -> tuple[Shift, ...]:
+        """The declared shifts."""
+        return tuple(s for s in self.systematics if isinstance(s, Shift))
+
+    def _with_systematics(self) -> Any:
+        declared = [ModelSystematic(name=s.name) for s in self.systematics]
+
+        def complete(model: Any) -> Any:
+            if not isinstance(model, StatModel):
+                return model
+            if model.systematics and list(model.systematics) != declared:
+                msg = (
+                    f"channel {self.name!r}: statistical model {model.signal_model!r} lists "
+                    "other systematics than Channel.systematics (leave them out)"
+                )
+                raise ValueError(msg)
+            return model.model_copy(update={"systematics": declared})
+
+        if isinstance(self.statistical_model, Mapping):
+            return {key: complete(m) for key, m in self.statistical_model.items()}
+        return complete(self.statistical_model)
+
+
+def _module_hash(function: Callable[..., Any]) -> str:
+    module = sys.modules.get(function.__module__)
+    try:
+        source = inspect.getsource(module) if module is not None else function.__qualname__
+    except (OSError, TypeError):
+        source = f"{function.__module__}.{function.__qualname__}"
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 def finalise_histogram(

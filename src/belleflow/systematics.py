@@ -1,31 +1,26 @@
-"""Systematic variations that every channel applies in one or two calls.
+"""Systematic variations, declared once per channel (``Channel.systematics``).
 
 Two kinds of variation fill the ``variation`` axis of a channel's histograms
 (labels ``"<systematic>_up"`` / ``"<systematic>_down"``,
-:func:`belleflow.naming.variation_name`):
+:func:`belleflow.naming.variation_name`), for simulation only:
 
-* *Weight variations* change only the event (or candidate) weight: the
-  particle-identification efficiency (per identified track) and the tracking
-  efficiency (per track). :func:`weight_variations` returns them as
-  ``{variation: weight}`` and :func:`fill_variations` fills the nominal
-  histogram plus all of them in one call::
+* *Weight variations* (:class:`WeightVariation`) change only the weight of
+  the selected events or candidates: the particle-identification efficiency
+  per identified track (:func:`pid`), the tracking efficiency per track
+  (:func:`tracking`), a per-object efficiency (:func:`efficiency`).
+* *Shifts* (:class:`Shift`) change a collection, and the framework reruns
+  the selection on the shifted one: the track-momentum scale
+  (:data:`MOMENTUM_SCALE`) and the photon-energy scale
+  (:data:`PHOTON_ENERGY_SCALE`)::
 
-      weights = systematics.weight_variations(pid=muon_tracks, tracking=tracks)
-      systematics.fill_variations(chunk, "m_mumu", weights, mask=selected, m_mumu=m)
-
-* *Shift variations* change the objects, so the channel reruns its selection
-  (without recording a cutflow) on shifted collections: the momentum scale
-  of tracks and the energy scale of photons. :func:`shift_variations`
-  yields ``(variation, tracks, photons)`` for each::
-
-      for variation, tracks, photons in systematics.shift_variations(
-          events.Track, events.Photon
-      ):
-          selected, m = my_selection(tracks, photons)
-          chunk.fill("m_mumu", mask=selected, variation=variation, m_mumu=m)
+      systematics=(
+          systematics.pid("legs", identified="muons"),
+          systematics.tracking(4),
+          systematics.MOMENTUM_SCALE,
+      )
 
 The sizes are in :data:`DEFAULTS` (one place; ESTIMATEs documented there),
-and each function takes its own value too.
+and each declaration takes its own sizes too.
 """
 
 from __future__ import annotations
@@ -37,7 +32,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from belleflow.naming import NOMINAL, variation_name
+from belleflow.naming import variation_name
 
 __all__ = [
     "DEFAULTS",
@@ -48,15 +43,12 @@ __all__ = [
     "SystematicSizes",
     "WeightVariation",
     "efficiency",
-    "fill_variations",
     "pid",
     "pid_weights",
     "scale_energy",
     "scale_momenta",
-    "shift_variations",
     "tracking",
     "tracking_weights",
-    "weight_variations",
 ]
 
 
@@ -156,58 +148,6 @@ def tracking_weights(
     }
 
 
-def weight_variations(
-    *,
-    pid: Any | None = None,
-    pid_identified: Any | None = None,
-    tracking: Any | None = None,
-    sizes: SystematicSizes = DEFAULTS,
-) -> dict[str, Any]:
-    """All weight variations of a selection in one dictionary.
-
-    Args:
-        pid: Tracks whose identification is required (see :func:`pid_weights`).
-        pid_identified: Optional mask among ``pid`` (see :func:`pid_weights`).
-        tracking: The candidate's tracks or their number (see :func:`tracking_weights`).
-        sizes: Uncertainty sizes.
-
-    Returns:
-        ``{variation: per-event weight}`` (no nominal entry).
-    """
-    out: dict[str, Any] = {}
-    if pid is not None:
-        out.update(pid_weights(pid, identified=pid_identified, sizes=sizes))
-    if tracking is not None:
-        out.update(tracking_weights(tracking, sizes=sizes))
-    return out
-
-
-def fill_variations(
-    chunk: Any,
-    name: str,
-    weights: Mapping[str, Any],
-    *,
-    mask: Any = None,
-    weight: Any = None,
-    **values: Any,
-) -> None:
-    """Fill the nominal histogram and one copy per weight variation.
-
-    Args:
-        chunk: The :class:`belleflow.processor.ChunkContext`.
-        name: Histogram name.
-        weights: ``{variation: per-event weight}`` over the same events as
-            ``values`` (chunk-long when ``mask`` is given).
-        mask: Event selection, as for ``chunk.fill``.
-        weight: Extra nominal weight (multiplies every variation too).
-        **values: Observables, as for ``chunk.fill``.
-    """
-    chunk.fill(name, mask=mask, variation=NOMINAL, weight=weight, **values)
-    for variation, varied in weights.items():
-        total = varied if weight is None else varied * weight
-        chunk.fill(name, mask=mask, variation=variation, weight=total, **values)
-
-
 def scale_momenta(tracks: Any, factor: float) -> Any:
     """Tracks with their momenta multiplied by ``factor``, energies recomputed at fixed mass.
 
@@ -230,28 +170,6 @@ def scale_energy(photons: Any, factor: float) -> Any:
     for field in ("px", "py", "pz", "E"):
         out = ak.with_field(out, photons[field] * factor, field)
     return out
-
-
-def shift_variations(
-    tracks: Any | None = None,
-    photons: Any | None = None,
-    *,
-    sizes: SystematicSizes = DEFAULTS,
-) -> Iterator[tuple[str, Any, Any]]:
-    """The shift variations: ``(variation, tracks, photons)`` with one of them shifted.
-
-    Yields ``momentum_scale_up/down`` when ``tracks`` is given and
-    ``photon_energy_scale_up/down`` when ``photons`` is given; the other
-    collection is returned unchanged (None if not given).
-    """
-    if tracks is not None:
-        for direction, sign in _DIRECTIONS:
-            shifted = scale_momenta(tracks, 1.0 + sign * sizes.momentum_scale)
-            yield variation_name("momentum_scale", direction), shifted, photons
-    if photons is not None:
-        for direction, sign in _DIRECTIONS:
-            shifted = scale_energy(photons, 1.0 + sign * sizes.photon_energy_scale)
-            yield variation_name("photon_energy_scale", direction), tracks, shifted
 
 
 # Declarations: a channel lists its systematics once (``Channel.systematics``);

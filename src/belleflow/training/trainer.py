@@ -1,7 +1,8 @@
 """Train a channel's candidate classifier and store it as portable JSON.
 
-The channel module declares ``FEATURES``, ``features(events)`` and
-``TRAINING`` (a :class:`TrainingSpec`). :func:`train_channel`:
+The channel declares its classifier (``Channel.classifier``, a
+:class:`belleflow.spec.ClassifierStep`: features, :class:`TrainingSpec`, MC
+truth, the shipped model's path). :func:`train_channel`:
 
 1. takes the signal models and masses of the channel from the catalogue
    (``signals`` entries with ``channel: <name>``, optionally a subset of the
@@ -9,8 +10,9 @@ The channel module declares ``FEATURES``, ``features(events)`` and
    with the machine and energy of the data the signal stands for;
 2. generates fresh samples of each with :mod:`belleflow.training.samples`
    (independent of the catalogue's files, so the analysis never evaluates
-   the classifier on its own training events) and applies the channel's
-   preselection and feature function;
+   the classifier on its own training events) and runs the channel's
+   selection without its classifier on them (the selected candidates and
+   their features);
 3. weights background candidates by cross section / generated events and
    signal candidates (truth-matched only) equally per grid point, the two
    classes to equal total weight;
@@ -24,10 +26,8 @@ The channel module declares ``FEATURES``, ``features(events)`` and
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -113,24 +113,12 @@ def _declaration(name: str) -> _Declaration:
 
     channel = load_channel(name)
     step = getattr(channel, "classifier", None)
-    if step is not None:
-        processor = DeclaredProcessor(channel, classify=False)
-        return _Declaration(
-            step.training, tuple(step.features), processor.training_candidates, step.model.parent
-        )
-    # Channels not yet declared: module globals next to their processor class.
-    module = sys.modules.get(channel.processor_class.__module__) or importlib.import_module(
-        channel.processor_class.__module__
-    )
-    for attribute in ("FEATURES", "features", "TRAINING"):
-        if not hasattr(module, attribute):
-            msg = f"channel {name!r} declares no classifier (no {attribute} in {module.__name__})"
-            raise ValueError(msg)
+    if step is None:
+        msg = f"channel {name!r} declares no classifier"
+        raise ValueError(msg)
+    processor = DeclaredProcessor(channel, classify=False)
     return _Declaration(
-        module.TRAINING,
-        tuple(module.FEATURES),
-        module.features,
-        Path(str(module.__file__)).parent / "models",
+        step.training, tuple(step.features), processor.training_candidates, step.model.parent
     )
 
 
