@@ -3,9 +3,12 @@
 Following coffea, a channel's processor is a stateless bundle: for each chunk
 of events it returns plain dictionaries whose leaves are ``hist.Hist``,
 NumPy arrays and numbers, so that the outputs of all chunks merge by
-addition (``coffea.processor.accumulate``). A channel module is short: it
-declares a :class:`Channel` and subclasses :class:`ChannelProcessor`, which
-supplies the plumbing.
+addition (``coffea.processor.accumulate``). A channel is a declaration, a
+:class:`Channel` (``docs/writing-a-channel.md``); :class:`DeclaredProcessor`
+turns it into the processor: preselection, selection steps as the cutflow,
+classifier, fills, weight variations, shifts (simulation only) and blinding.
+A hand-written :class:`ChannelProcessor` subclass (``processor_class=``)
+remains possible for tools and tests.
 
 The output of :meth:`ChannelProcessor.process` for a chunk (and merged
 over chunks) is *raw*::
@@ -375,10 +378,10 @@ class ChannelProcessor(ProcessorABC):  # type: ignore[misc]
 class _Selected(Mapping[str, Any]):
     """A pass's columns at its selected events and candidates, masked on first use."""
 
-    def __init__(self, result: Result, cuts: Cuts) -> None:
+    def __init__(self, channel: str, result: Result, cuts: Cuts) -> None:
         self._result = result
         if result.at is not None and np.any(cuts.event & ~result.at):
-            msg = "the selection returns columns at events that exclude selected ones (Result.at)"
+            msg = f"channel {channel!r}: Result.at excludes events that pass every cut"
             raise ValueError(msg)
         self._event = cuts.event if result.at is None else cuts.event[result.at]
         candidates = cuts.selected_candidates()
@@ -518,7 +521,7 @@ class DeclaredProcessor(ChannelProcessor):
         if result is None:
             return
         mask = scatter(cuts.event, index, chunk.n_events)
-        columns = _Selected(result, cuts)
+        columns = _Selected(self.channel.name, result, cuts)
         histograms = self.channel.histograms
         if variation != NOMINAL:
             histograms = tuple(h for h in histograms if h.varied)
@@ -626,14 +629,14 @@ class Channel:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        declared = self.processor_class is DeclaredProcessor
+        if (self.select is None) == declared:
+            msg = f"channel {self.name!r} declares either select or processor_class, not both"
+            raise ValueError(msg)
         if self.select is None:
-            if self.processor_class is DeclaredProcessor:
-                msg = f"channel {self.name!r} declares neither select nor processor_class"
-                raise ValueError(msg)
             return
         # The engine hashes processor_class's source and options into the run's
-        # configuration: the declaration's module stands for both.
-        object.__setattr__(self, "processor_class", DeclaredProcessor)
+        # configuration: the declaration's module stands for the channel.
         object.__setattr__(self, "options", {"declaration": _module_hash(self.select)})
         object.__setattr__(self, "statistical_model", self._with_systematics())
 

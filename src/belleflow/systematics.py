@@ -25,6 +25,7 @@ and each declaration takes its own sizes too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -238,23 +239,35 @@ def pid(
         identified: Optional column of the mask of those actually identified.
         sizes: Uncertainty sizes.
     """
+    # functools.partial of module functions: declarations pickle (Dask, process pools).
+    return WeightVariation(
+        "pid", functools.partial(_pid_of, tracks=tracks, identified=identified, sizes=sizes)
+    )
 
-    def weights(columns: Mapping[str, Any], n: int) -> dict[str, Any]:
-        del n
-        mask = None if identified is None else columns[identified]
-        return pid_weights(columns[tracks], identified=mask, sizes=sizes)
 
-    return WeightVariation("pid", weights)
+def _pid_of(
+    columns: Mapping[str, Any],
+    n: int,
+    *,
+    tracks: str,
+    identified: str | None,
+    sizes: SystematicSizes,
+) -> dict[str, Any]:
+    del n
+    mask = None if identified is None else columns[identified]
+    return pid_weights(columns[tracks], identified=mask, sizes=sizes)
 
 
 def tracking(tracks: str | int, *, sizes: SystematicSizes = DEFAULTS) -> WeightVariation:
     """The tracking-efficiency variation: a fixed number of tracks, or those of a column."""
+    return WeightVariation("tracking", functools.partial(_tracking_of, tracks=tracks, sizes=sizes))
 
-    def weights(columns: Mapping[str, Any], n: int) -> dict[str, Any]:
-        count = np.full(n, tracks) if isinstance(tracks, int) else columns[tracks]
-        return tracking_weights(count, sizes=sizes)
 
-    return WeightVariation("tracking", weights)
+def _tracking_of(
+    columns: Mapping[str, Any], n: int, *, tracks: str | int, sizes: SystematicSizes
+) -> dict[str, Any]:
+    count = np.full(n, tracks) if isinstance(tracks, int) else columns[tracks]
+    return tracking_weights(count, sizes=sizes)
 
 
 def efficiency(name: str, size: float, objects: int) -> WeightVariation:
@@ -265,12 +278,16 @@ def efficiency(name: str, size: float, objects: int) -> WeightVariation:
         >>> sorted(photons.weights({}, 2))
         ['photon_efficiency_down', 'photon_efficiency_up']
     """
+    return WeightVariation(
+        name, functools.partial(_efficiency_of, name=name, size=size, objects=objects)
+    )
 
-    def weights(columns: Mapping[str, Any], n: int) -> dict[str, Any]:
-        del columns
-        return {
-            variation_name(name, direction): np.full(n, (1.0 + sign * size) ** objects)
-            for direction, sign in _DIRECTIONS
-        }
 
-    return WeightVariation(name, weights)
+def _efficiency_of(
+    columns: Mapping[str, Any], n: int, *, name: str, size: float, objects: int
+) -> dict[str, Any]:
+    del columns
+    return {
+        variation_name(name, direction): np.full(n, (1.0 + sign * size) ** objects)
+        for direction, sign in _DIRECTIONS
+    }
