@@ -591,6 +591,10 @@ class Channel:
         description: One line for ``belleflow channels``.
         skim: Catalogue skim whose samples the channel reads.
         experiments: Experiments whose samples it runs on (``"Belle"``, ``"Belle II"``).
+        processor_class: A hand-written :class:`ChannelProcessor` subclass
+            instead of ``select`` (default: :class:`DeclaredProcessor`).
+        options: Keyword arguments for ``processor_class`` (part of the run's
+            configuration hash; for a declared channel, the hash of its module).
         preselect: The cuts that no shift changes (run once per chunk, on
             every event); None: none.
         select: The rest of the selection, on the preselected events; returns
@@ -607,26 +611,23 @@ class Channel:
             region (``None``: the last cut). While a run is blinded, the data
             cutflow stops at the cut before it, so that no output counts data
             events in the signal region.
-        processor_class: A hand-written :class:`ChannelProcessor` subclass
-            instead of ``select`` (default: :class:`DeclaredProcessor`).
-        options: Keyword arguments for ``processor_class`` (part of the run's
-            configuration hash; for a declared channel, the hash of its module).
     """
 
     name: str
     description: str
     skim: str
     experiments: tuple[str, ...]
+    # The hand-written form's fields first: Channel(name, description, skim, experiments, cls).
+    processor_class: type[ChannelProcessor] = DeclaredProcessor
+    options: Mapping[str, Any] = field(default_factory=dict)
+    statistical_model: Any | None = None
+    signal_region_cut: str | None = None
     preselect: Preselection | None = None
     select: SelectionFunction | None = None
     histograms: tuple[Histogram, ...] = ()
     systematics: tuple[Systematic, ...] = ()
     classifier: ClassifierStep | None = None
     blind: Mapping[str, Sequence[Window]] = field(default_factory=dict)
-    statistical_model: Any | None = None
-    signal_region_cut: str | None = None
-    processor_class: type[ChannelProcessor] = DeclaredProcessor
-    options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         declared = self.processor_class is DeclaredProcessor
