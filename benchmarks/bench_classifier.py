@@ -41,6 +41,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from belleflow.catalogue import load_catalogue
+from belleflow.processor import DeclaredProcessor
 from belleflow.training.evaluate import onnx_scores, onnx_session, shipped_classifier
 from belleflow.training.samples import open_sample
 from belleflow.training.trainer import GRADIENT_BOOSTING, fit_mlp, to_onnx
@@ -62,7 +63,7 @@ def candidates(
     for view in backgrounds + signals:
         path = catalogue.resolve_files(view)[0]
         events = open_sample(path, machine=view.machine, experiment=view.experiment)
-        x, _, truth = module.features(events)
+        x, _, truth = DeclaredProcessor(module.channel, classify=False).training_candidates(events)
         # Signal files: the truth-matched candidates, as the trainer takes them.
         keep = np.asarray(truth, dtype=bool) if view.kind == "signal" else slice(None)
         xs.append(np.asarray(x, dtype=np.float64)[keep])
@@ -138,9 +139,7 @@ def main() -> None:
     print(f"{'channel':12} {'evaluator':32} {'ns/cand 1k':>11} {'ns/cand 100k':>13} {'file':>10}")
     for channel in args.channels:
         module = importlib.import_module(f"belleflow_channels.{channel}")
-        record = (
-            Path(module.__file__).parent / "models" / f"{channel}-v{module.TRAINING.version}.json"
-        )
+        record = module.channel.classifier.model
         shipped = shipped_classifier(record, channel)
         x, y, _ = candidates(channel, module, args.data_root, args.signal_points)
         chunks = {n: x[rng.integers(0, len(x), n)] for n in CHUNKS}

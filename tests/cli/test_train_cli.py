@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -29,7 +30,9 @@ def test_train_writes_onnx_and_record(tmp_path: Path, monkeypatch: pytest.Monkey
         signal_events=200,
         background_events=400,
     )
-    monkeypatch.setattr(four_muon, "TRAINING", spec)
+    declared = four_muon.channel
+    classifier = dataclasses.replace(declared.classifier, training=spec)
+    monkeypatch.setattr(four_muon, "channel", dataclasses.replace(declared, classifier=classifier))
     monkeypatch.chdir(tmp_path)  # the default output folder is relative to it
     catalogue = str(REPO / "datasets" / "belleflow.yaml")
     result = CliRunner().invoke(app, ["train", "four_muon", "--catalogue", catalogue])

@@ -177,8 +177,10 @@ def test_classifier_pickles_by_reloading(saved: Path) -> None:
 def test_shipped_models_verify_and_match_their_channel(channel: str) -> None:
     sys.path.insert(0, str(REPO / "processors"))
     module = pytest.importorskip(f"belleflow_channels.{channel}")
-    clf = load_model(MODELS / f"{channel}-v{module.TRAINING.version}.json")
-    assert clf.features == tuple(module.FEATURES)
+    step = module.channel.classifier
+    clf = load_model(step.model)
+    assert step.model.parent == MODELS
+    assert clf.features == tuple(step.features)
     record = clf.document
     assert record["channel"] == channel
     wp = record["working_point"]

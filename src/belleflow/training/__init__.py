@@ -1,13 +1,11 @@
 """Classifier training for the channels (``belleflow train CHANNEL``).
 
-A channel that uses a classifier declares, in its module:
-
-* ``features(events) -> (X, mass, truth)``: inputs per candidate of its
-  preselected events (column order ``FEATURES``), the candidate mass and
-  the truth match (signal candidates);
-* ``FEATURES``: the input names;
-* ``TRAINING``: a :class:`~belleflow.training.trainer.TrainingSpec` (signal
-  models and masses, background processes, events, working point).
+A channel that uses a classifier declares it in its
+:class:`~belleflow.processor.Channel` (``classifier=``, a
+:class:`~belleflow.spec.ClassifierStep`): the per-candidate feature columns
+its selection returns, a :class:`~belleflow.training.trainer.TrainingSpec`
+(signal models and masses, background processes, events, working point),
+the MC-truth match of a candidate and the shipped model's path.
 
 :func:`~belleflow.training.trainer.train_channel` makes fresh synthetic
 samples (:mod:`belleflow.training.samples`), compares an XGBoost

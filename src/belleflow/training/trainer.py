@@ -1,7 +1,8 @@
 """Train a channel's candidate classifier and store it as ONNX with a JSON record.
 
-The channel module declares ``FEATURES``, ``features(events)`` and
-``TRAINING`` (a :class:`TrainingSpec`). :func:`train_channel`:
+The channel declares its classifier (``Channel.classifier``, a
+:class:`belleflow.spec.ClassifierStep`: features, :class:`TrainingSpec`, MC
+truth, the shipped model's path). :func:`train_channel`:
 
 1. takes the signal models and masses of the channel from the catalogue
    (``signals`` entries with ``channel: <name>``, optionally a subset of the
@@ -9,8 +10,9 @@ The channel module declares ``FEATURES``, ``features(events)`` and
    with the machine and energy of the data the signal stands for;
 2. generates fresh samples of each with :mod:`belleflow.training.samples`
    (independent of the catalogue's files, so the analysis never evaluates
-   the classifier on its own training events) and applies the channel's
-   preselection and feature function;
+   the classifier on its own training events) and runs the channel's
+   selection without its classifier on them (the selected candidates and
+   their features);
 3. weights background candidates by cross section / generated events and
    signal candidates (truth-matched only) equally per grid point, the two
    classes to equal total weight;
@@ -32,7 +34,6 @@ import hashlib
 import importlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -110,18 +111,30 @@ class TrainingData:
     samples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _channel_module(name: str) -> tuple[Any, Any]:
-    from belleflow.channels import load_channel  # noqa: PLC0415 - entry points on demand
+@dataclass(frozen=True)
+class _Declaration:
+    """What training needs from a channel: its spec, features and where the model goes."""
+
+    spec: TrainingSpec
+    features: tuple[str, ...]
+    candidates: Callable[[Any], tuple[Any, Any, Any]]
+    models: Path
+
+
+def _declaration(name: str) -> _Declaration:
+    # Imported on demand: channels import this module (TrainingSpec).
+    from belleflow.channels import load_channel  # noqa: PLC0415
+    from belleflow.processor import DeclaredProcessor  # noqa: PLC0415
 
     channel = load_channel(name)
-    module = sys.modules.get(channel.processor_class.__module__) or importlib.import_module(
-        channel.processor_class.__module__
+    step = getattr(channel, "classifier", None)
+    if step is None:
+        msg = f"channel {name!r} declares no classifier"
+        raise ValueError(msg)
+    processor = DeclaredProcessor(channel, classify=False)
+    return _Declaration(
+        step.training, tuple(step.features), processor.training_candidates, step.model.parent
     )
-    for attribute in ("FEATURES", "features", "TRAINING"):
-        if not hasattr(module, attribute):
-            msg = f"channel {name!r} declares no {attribute} in {module.__name__}"
-            raise ValueError(msg)
-    return channel, module
 
 
 def collect(
@@ -487,11 +500,11 @@ def train_channel(
     if install and out is not None:
         msg = "give either --out or --install, not both"
         raise ValueError(msg)
-    _, module = _channel_module(name)
-    spec: TrainingSpec = module.TRAINING
+    declaration = _declaration(name)
+    spec = declaration.spec
     file_name = f"{name}-v{spec.version}.json"
     if install:
-        target = Path(module.__file__).parent / "models" / file_name
+        target = declaration.models / file_name
     else:
         target = Path(out) if out is not None else Path(DEFAULT_OUT)
         if target.suffix != ".json":
@@ -501,11 +514,13 @@ def train_channel(
     )
     cat = load_catalogue(cat_path)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        data = collect(name, cat, spec, module.features, Path(tmp), scale=scale, progress=progress)
+        data = collect(
+            name, cat, spec, declaration.candidates, Path(tmp), scale=scale, progress=progress
+        )
     model = train_classifier(data, spec, progress)
     training = {"catalogue": cat.name, "samples": data.samples, "scale": scale}
     write_classifier(
-        target, model, channel=name, spec=spec, features=module.FEATURES, training=training
+        target, model, channel=name, spec=spec, features=declaration.features, training=training
     )
     clear_cache()  # a model installed in this process is read again
     return target, load_model(target).document
