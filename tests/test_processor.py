@@ -56,9 +56,22 @@ def test_shifts_rerun_the_selection_for_simulation_only(sample: Path) -> None:
         "momentum_scale_down",
     }
     calls.clear()
-    out = channel.make_processor().process(open_sample(sample, sample="d", kind="data"))
+    data = open_sample(sample, sample="d", kind="data", unblind=True)
+    out = channel.make_processor().process(data)
     assert calls == ["select"]
     assert set(out["histograms"]["px"].axes["variation"]) == {"nominal"}
+
+
+def test_blinded_data_fills_nothing_without_a_blinding_window(sample: Path) -> None:
+    """Every fill follows the selection: a histogram with no blinded observable is blind whole."""
+    channel = _channel([])
+    blinded = channel.make_processor().process(open_sample(sample, sample="d", kind="data"))
+    assert blinded["histograms"]["px"].sum().value == 0
+    windowed = dataclasses.replace(channel, blind={"px": ((0.0, 5.0),)})
+    out = windowed.make_processor().process(open_sample(sample, sample="d", kind="data"))
+    px = out["histograms"]["px"]
+    assert px.sum().value > 0  # outside the window, data is shown
+    assert px[{"px": slice(hist.loc(0.0), None)}].sum().value == 0
 
 
 def test_columns_must_cover_the_selected_events(sample: Path) -> None:

@@ -293,6 +293,10 @@ class ChunkContext:
         weights_flat = flat[0].astype(np.float64)
         columns = dict(zip(values, flat[1:], strict=True))
         if self.blinded:
+            if not set(columns) & set(self._processor.windows()):
+                # A histogram with no blinded observable would count data events of the
+                # signal region (every fill follows the selection): blinded whole.
+                return
             keep = ~self._processor.in_signal_window(columns)
             weights_flat = weights_flat[keep]
             columns = {key: column[keep] for key, column in columns.items()}

@@ -19,6 +19,7 @@ from belleflow.processor import Channel, ChannelProcessor
 
 class Dimuon(ChannelProcessor):
     histograms = {"m_mumu": (hist.axis.Regular(30, 8.0, 13.0, name="m_mumu"),)}
+    signal_windows = {"m_mumu": ((10.0, 10.5),)}
 
     def process_chunk(self, events, chunk):
         muons = events.Track[events.Track.muonID > 0.0]
