@@ -9,14 +9,13 @@ from the paper and measured performance: ``docs/channels/four_muon.md``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import awkward as ak
 import hist
 import numpy as np
 
-from belleflow import selection, systematics
+from belleflow import resources, selection, systematics
 from belleflow.kinematics import to_cm
 from belleflow.limits.model import Resolution, StatModel
 from belleflow.processor import Channel, ChannelProcessor
@@ -82,7 +81,7 @@ FEATURES = (
     "pt_four",
 )
 #: The trained classifier shipped with the channel (``belleflow train four_muon``).
-MODEL = Path(__file__).parent / "models" / "four_muon-v1.json"
+MODEL = resources.model_path("four_muon", 1)
 #: Pairings of the 2 positive (p) and 2 negative (n) muons: candidate legs, recoil legs.
 _PAIRINGS = ((0, 0, 1, 1), (0, 1, 1, 0), (1, 0, 0, 1), (1, 1, 0, 0))
 

@@ -12,7 +12,6 @@ features, applied last (``docs/channels/mumu_tautau.md``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import awkward as ak
@@ -20,7 +19,7 @@ import hist
 import numpy as np
 import vector
 
-from belleflow import kinematics, selection, systematics
+from belleflow import kinematics, resources, selection, systematics
 from belleflow.generation.signal_models.mumu_tautau import (
     MASS_RANGE,
     scalar_reference_fb,
@@ -235,7 +234,7 @@ TRAINING = TrainingSpec(
 )
 
 #: The trained classifier shipped with the channel.
-MODEL = Path(__file__).parent / "models" / f"mumu_tautau-v{TRAINING.version}.json"
+MODEL = resources.model_path("mumu_tautau", TRAINING.version)
 
 #: The (positive, negative) track of each of the four pairs of
 #: :func:`belleflow.selection.opposite_charge_pairs` with two tracks of each

@@ -11,14 +11,13 @@ cuts until ``belleflow train`` exists (``docs/channels/tautau_phil.md``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import awkward as ak
 import hist
 import numpy as np
 
-from belleflow import kinematics, selection, systematics
+from belleflow import kinematics, resources, selection, systematics
 from belleflow.generation.signal_models.leptophilic_scalar import MASS_RANGE, phil_reference_fb
 from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
 from belleflow.processor import Channel, ChannelProcessor
@@ -181,7 +180,7 @@ TRAINING = TrainingSpec(
 )
 
 #: Where ``belleflow train`` writes the channel's classifier.
-MODEL_PATH = Path(__file__).parent / "models" / f"tautau_phil-v{TRAINING.version}.json"
+MODEL_PATH = resources.model_path("tautau_phil", TRAINING.version)
 
 
 def classifier() -> Classifier:

@@ -36,6 +36,7 @@ import yaml
 from coffea.processor import DaskExecutor, FuturesExecutor, IterativeExecutor
 from coffea.processor.executor import WorkItem
 
+from belleflow import resources
 from belleflow.processor import chunk_key
 
 __all__ = [
@@ -226,12 +227,11 @@ class GuardedDaskExecutor(_GuardMixin, DaskExecutor):  # type: ignore[misc]
 
 
 def deploy_dir() -> Path:
-    """The repository's ``deploy/`` folder (cluster configurations).
+    """The shipped cluster configurations (``deploy/``, package data).
 
-    Like the demo catalogue, the files live in the source tree (and the
-    sdist), not in the wheel: with a wheel, pass ``--cluster-config``.
+    See :func:`belleflow.resources.deploy_dir`.
     """
-    return Path(__file__).resolve().parents[3] / "deploy"
+    return resources.deploy_dir()
 
 
 @dataclass
