@@ -11,7 +11,7 @@ In the source tree ``src/belleflow/_data/datasets`` and ``.../deploy`` are
 symbolic links to the top-level folders, so an editable install reads (and
 edits) the repository's files, and hatchling copies the folders into the wheel.
 
-Example:
+Examples:
     >>> from belleflow import resources
     >>> resources.catalogue_path("demo.yaml").name
     'demo.yaml'
@@ -74,7 +74,7 @@ def _file(folder: Path, name: str, what: str) -> Path:
         known = ", ".join(
             sorted(p.name for p in folder.iterdir() if p.suffix in {".yaml", ".json"})
         )
-        msg = f"no shipped {what} {name!r} in {folder} (shipped: {known or 'none'})"
+        msg = f"shipped {what} {name!r} not found in {folder} (shipped: {known or 'none'})"
         raise ResourceNotFoundError(msg)
     return path
 
