@@ -105,4 +105,6 @@ def test_facility_falls_back_to_a_local_cluster(
     assert "complete: True" in text
     report = json.loads((out / "four_muon" / "report.json").read_text())
     catalogue = load_catalogue(production)
-    assert set(report["samples"]) == {d.name for d in catalogue.data}
+    # Only data samples ran (those the channel's skim takes), no simulation.
+    assert report["samples"]
+    assert set(report["samples"]) <= {d.name for d in catalogue.data}
