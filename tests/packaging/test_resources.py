@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from belleflow import resources
 from belleflow.catalogue import CatalogueError, default_catalogue_path, load_catalogue
+from belleflow.cli.catalogue import app as catalogue_app
 from belleflow.engine.executors import BATCH_SYSTEMS, load_cluster_spec
 from belleflow.training.evaluate import load_model
 
@@ -59,3 +62,14 @@ def test_missing_resources_are_named() -> None:
         resources.shipped_dir("belleflow", "_data", "nothing")
     with pytest.raises(CatalogueError, match="pass the path of a catalogue explicitly"):
         default_catalogue_path("nope.yaml")
+
+
+def test_catalogue_commands_default_to_the_shipped_demo() -> None:
+    shown = CliRunner().invoke(catalogue_app, ["show", "--json"])
+    assert shown.exit_code == 0, shown.output
+    summary = json.loads(shown.output)
+    assert summary["name"] == "belleflow-demo"
+    assert summary["source"] == str(resources.catalogue_path("demo.yaml"))
+    validated = CliRunner().invoke(catalogue_app, ["validate", "--no-files"])
+    assert validated.exit_code == 0, validated.output
+    assert str(resources.catalogue_path("demo.yaml")) in validated.output.replace("\n", "")
