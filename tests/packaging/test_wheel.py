@@ -55,16 +55,17 @@ def _run(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProc
     return result
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
-    _run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), "."],
-        cwd=REPO,
-        timeout=300,
-    )
+def _build(dist: Path, *options: str) -> Path:
+    command = [sys.executable, "-m", "build", *options, "--no-isolation", "--outdir", str(dist)]
+    _run([*command, "."], cwd=REPO, timeout=300)
     (path,) = dist.glob("belleflow-*.whl")
     return path
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from the sdist, as pip builds it from a source release."""
+    return _build(tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +77,17 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env
 
 
-def test_wheel_holds_package_data(wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
+def _check_package_data(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
     missing = [name for name in SHIPPED if name not in names]
     assert not missing, f"{wheel.name} lacks {missing}"
+    assert len(names) == len(set(names)), f"{wheel.name} holds a file twice"
     assert not any(name.startswith(("tests/", "datasets/", "deploy/")) for name in names)
+
+
+def test_wheels_hold_package_data(wheel: Path, tmp_path: Path) -> None:
+    _check_package_data(wheel)  # from the sdist
+    _check_package_data(_build(tmp_path, "--wheel"))  # from the checkout, as `pip install .`
 
 
 def test_installed_wheel_runs_outside_the_checkout(venv: Path, tmp_path: Path) -> None:
