@@ -32,6 +32,7 @@ SHIPPED = (
     "belleflow/_data/deploy/htcondor.yaml",
     "belleflow/_data/deploy/gateway.yaml",
     "belleflow_channels/models/four_muon-v1.json",
+    "belleflow_channels/models/four_muon-v1.onnx",
     "belleflow/py.typed",
 )
 

@@ -424,6 +424,23 @@ def _luminosity_from_report(path: Path) -> float | None:
     return total or None
 
 
+def _simulation_weight_from_report(path: Path) -> float | None:
+    """The largest per-event weight of the run's background simulation samples."""
+    if not path.exists():
+        return None
+    samples = json.loads(path.read_text()).get("samples", {})
+    items = samples.values() if isinstance(samples, Mapping) else samples
+    weights = [
+        float(s["weight"])
+        for s in items
+        if isinstance(s, Mapping)
+        and s.get("kind") == "simulation"
+        and isinstance(s.get("weight"), int | float)
+        and s["weight"] > 0
+    ]
+    return max(weights, default=None)
+
+
 def _run_was_blinded(path: Path) -> bool:
     """Whether ``belleflow run`` kept data out of the signal windows (not ``--unblind``)."""
     if not path.exists():
@@ -463,6 +480,10 @@ def compute_limits_from_run(
         source = sub.source or sub.name
         if source not in histograms:
             histograms[source] = load_run_histograms(run, source)
+    floor = _simulation_weight_from_report(report)
+    if model.background.floor_weight is None and floor is not None:
+        background = model.background.model_copy(update={"floor_weight": floor})
+        model = model.model_copy(update={"background": background})
     kwargs.setdefault("luminosity_fb", _luminosity_from_report(report))
     kwargs.setdefault("out_dir", run / model.channel)
     if target_luminosity_fb is not None:
