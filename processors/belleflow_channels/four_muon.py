@@ -9,13 +9,12 @@ from the paper and measured performance: ``docs/channels/four_muon.md``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from belleflow import selection, systematics
+from belleflow import resources, selection, systematics
 from belleflow.cuts import Cuts
 from belleflow.kinematics import to_cm
 from belleflow.limits.model import Resolution, StatModel
@@ -197,7 +196,7 @@ channel = Channel(
     preselect=preselect,
     select=select,
     classifier=ClassifierStep(
-        model=Path(__file__).parent / "models" / "four_muon-v1.json",
+        model=resources.model_path("four_muon", 1),
         features=FEATURES,
         # The Z' and S grids of the catalogue at a subset of masses, the main
         # backgrounds of the skim.

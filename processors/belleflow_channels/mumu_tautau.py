@@ -11,7 +11,6 @@ features, applied last (``docs/channels/mumu_tautau.md``).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import awkward as ak
@@ -19,7 +18,7 @@ import hist
 import numpy as np
 import vector
 
-from belleflow import kinematics, selection, systematics
+from belleflow import kinematics, resources, selection, systematics
 from belleflow.cuts import Cuts
 from belleflow.limits.model import CouplingReference, Resolution, StatModel
 from belleflow.processor import Channel
@@ -259,7 +258,7 @@ channel = Channel(
     preselect=preselect,
     select=select,
     classifier=ClassifierStep(
-        model=Path(__file__).parent / "models" / "mumu_tautau-v1.json",
+        model=resources.model_path("mumu_tautau", 1),
         features=FEATURES,
         # The whole Z' and S grid and the backgrounds that survive the cuts
         # (docs table; mu+mu- and e+e-mu+mu- leave no candidate after them).

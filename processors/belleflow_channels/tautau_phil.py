@@ -11,13 +11,12 @@ one classifier trained with ``belleflow train tautau_phil``, applied last
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from belleflow import kinematics, selection, systematics
+from belleflow import kinematics, resources, selection, systematics
 from belleflow.cuts import Cuts
 from belleflow.limits.model import CouplingReference, Resolution, StatModel
 from belleflow.processor import Channel
@@ -243,7 +242,7 @@ channel = Channel(
     preselect=preselect,
     select=select,
     classifier=ClassifierStep(
-        model=Path(__file__).parent / "models" / "tautau_phil-v1.json",
+        model=resources.model_path("tautau_phil", 1),
         features=FEATURES,
         # The prompt grid points.
         training=TrainingSpec(

@@ -42,7 +42,7 @@ Per chunk the engine puts the sample description into ``events.metadata``
 or the signal label), ``weight`` (the catalogue's per-event normalisation),
 ``experiment``, ``machine`` and ``unblind``.
 
-Example:
+Examples:
     >>> import awkward as ak
     >>> import hist
     >>> class Dimuon(ChannelProcessor):

@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from belleflow import resources
 from belleflow.catalogue.models import (
     DATA_ROOT_ENV,
     Catalogue,
@@ -226,23 +227,22 @@ def _yaml_message(path: Path, err: yaml.YAMLError, text: str) -> str:
 
 
 def default_catalogue_path(name: str = "demo.yaml") -> Path:
-    """A catalogue shipped in the repository's ``datasets/`` folder.
+    """A catalogue belleflow ships (the repository's ``datasets/``, package data).
 
     Args:
-        name: File name in ``datasets/`` (``demo.yaml`` or ``belleflow.yaml``).
+        name: ``demo.yaml`` or ``belleflow.yaml``.
 
     Returns:
-        The path (the file exists).
+        The path (the file exists): see :func:`belleflow.resources.catalogue_path`.
 
     Raises:
-        CatalogueError: If the file is not there (e.g. belleflow installed from
-            a wheel without the ``datasets/`` folder).
+        CatalogueError: If belleflow ships no such catalogue.
     """
-    path = Path(__file__).resolve().parents[3] / "datasets" / name
-    if not path.is_file():
-        msg = f"catalogue {name!r} not found at {path}: pass the path of a catalogue explicitly"
-        raise CatalogueError(msg)
-    return path
+    try:
+        return resources.catalogue_path(name)
+    except resources.ResourceNotFoundError as err:
+        msg = f"{err}: pass the path of a catalogue explicitly"
+        raise CatalogueError(msg) from None
 
 
 def _read_yaml(path: Path, *, what: str) -> dict[str, Any]:

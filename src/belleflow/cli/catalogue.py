@@ -1,11 +1,11 @@
 """``belleflow catalogue``: validate and show dataset catalogues.
 
 Commands:
-    ``validate PATH [--no-files] [--data-root DIR]``: schema and semantic
+    ``validate [PATH] [--no-files] [--data-root DIR]``: schema and semantic
     checks, and (unless ``--no-files``) that every sample's files exist; exit
     code 1 with the error message on failure.
 
-    ``show PATH [--json] [--data-root DIR]``: a table of samples (signals one
+    ``show [PATH] [--json] [--data-root DIR]``: a table of samples (signals one
     row per grid point) and the data luminosity per experiment, full and at the
     catalogue's scale; ``--json`` prints the same as JSON.
 """
@@ -20,7 +20,13 @@ import typer
 from rich.console import JustifyMethod
 from rich.table import Table
 
-from belleflow.catalogue import Catalogue, CatalogueError, SampleView, load_catalogue
+from belleflow.catalogue import (
+    Catalogue,
+    CatalogueError,
+    SampleView,
+    default_catalogue_path,
+    load_catalogue,
+)
 from belleflow.cli._console import console as _console
 
 __all__ = ["app", "show", "summary", "validate"]
@@ -32,7 +38,12 @@ app = typer.Typer(
 )
 
 PathArgument = Annotated[
-    Path, typer.Argument(help="Catalogue YAML file.", dir_okay=False, show_default=False)
+    Path | None,
+    typer.Argument(
+        help="Catalogue YAML file (default: the shipped demo catalogue).",
+        dir_okay=False,
+        show_default=False,
+    ),
 ]
 DataRootOption = Annotated[
     Path | None,
@@ -44,9 +55,9 @@ DataRootOption = Annotated[
 ]
 
 
-def _load(path: Path, data_root: Path | None) -> Catalogue:
+def _load(path: Path | None, data_root: Path | None) -> Catalogue:
     try:
-        return load_catalogue(path, data_root=data_root)
+        return load_catalogue(path or default_catalogue_path(), data_root=data_root)
     except CatalogueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
@@ -109,7 +120,7 @@ def _events(value: float | None) -> str:
 
 @app.command()
 def validate(
-    path: PathArgument,
+    path: PathArgument = None,
     no_files: Annotated[
         bool, typer.Option("--no-files", help="Skip the check that every sample's files exist.")
     ] = False,
@@ -121,7 +132,7 @@ def validate(
     counts = {kind: sum(v.kind == kind for v in views) for kind in ("data", "simulation", "signal")}
     console = _console()
     console.print(
-        f"[bold]{catalogue.name}[/bold] ({path}): schema and semantics OK: "
+        f"[bold]{catalogue.name}[/bold] ({catalogue.source}): schema and semantics OK: "
         f"{counts['data']} data samples, {counts['simulation']} simulation samples, "
         f"{len(catalogue.signals)} signals ({counts['signal']} points), "
         f"{len(catalogue.skims)} skims; scale {catalogue.scale:g}",
@@ -151,7 +162,7 @@ def validate(
 
 @app.command()
 def show(
-    path: PathArgument,
+    path: PathArgument = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     data_root: DataRootOption = None,
 ) -> None:

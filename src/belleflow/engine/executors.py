@@ -49,6 +49,7 @@ from coffea.processor.executor import WorkItem
 from distributed.diagnostics.plugin import WorkerPlugin
 from rich.progress import Progress
 
+from belleflow import resources
 from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
 from belleflow.processor import chunk_key
 
@@ -278,12 +279,11 @@ class GuardedDaskExecutor(_GuardMixin, DaskExecutor):  # type: ignore[misc]
 
 
 def deploy_dir() -> Path:
-    """The repository's ``deploy/`` folder (cluster configurations).
+    """The shipped cluster configurations (``deploy/``, package data).
 
-    Like the demo catalogue, the files live in the source tree (and the
-    sdist), not in the wheel: with a wheel, pass ``--cluster-config``.
+    See :func:`belleflow.resources.deploy_dir`.
     """
-    return Path(__file__).resolve().parents[3] / "deploy"
+    return resources.deploy_dir()
 
 
 @dataclass
