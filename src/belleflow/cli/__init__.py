@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from belleflow import __version__
-from belleflow.cli import catalogue, channels, demo, generate, limits, run, train
+from belleflow.cli import catalogue, channels, demo, generate, limits, run, train, validate
 
 __all__ = ["app", "main"]
 
@@ -26,6 +26,7 @@ app.command("generate")(generate.generate)
 app.command("limits")(limits.limits)
 app.command("run")(run.run)
 app.command("train")(train.train)
+app.command("validate")(validate.validate)
 
 
 def _version(value: bool) -> None:
