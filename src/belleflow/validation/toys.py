@@ -120,17 +120,13 @@ class Ensemble:
         return mean, spread / np.sqrt(self.n_toys), spread
 
 
-def _exact_probabilities(
-    evaluator: WindowEvaluator, support: Sequence[int], b_true: float
+def _poisson_expectations(
+    values: IntArray, observed: FloatArray, z: FloatArray, expected: FloatArray, b_true: float
 ) -> tuple[float, float, float]:
     """Poisson-weighted coverage (+-1, +-2 sigma) and P(Z > 2) over the counts evaluated."""
-    counts = np.asarray(sorted(support), np.int64)
-    weights = poisson.pmf(counts, b_true) if b_true > 0 else (counts == 0).astype(np.float64)
+    weights = poisson.pmf(values, b_true) if b_true > 0 else (values == 0).astype(np.float64)
     weights = weights / weights.sum()
-    results = [evaluator(int(n)) for n in counts]
-    expected = np.asarray(results[0].expected)
     tol = 1e-6 * abs(expected[2])
-    observed = np.array([r.observed for r in results])
     cover = [
         float(
             np.sum(
@@ -140,8 +136,7 @@ def _exact_probabilities(
         )
         for k in (1, 2)
     ]
-    above = float(np.sum(weights * (np.array([r.z_local for r in results]) > 2.0)))
-    return cover[0], cover[1], above
+    return cover[0], cover[1], float(np.sum(weights * (z > 2.0)))
 
 
 def run_ensemble(
@@ -153,6 +148,7 @@ def run_ensemble(
     cl: float,
     n_toys: int,
     seed: int = 0,
+    max_fits: int = 16,
     progress: Callable[[int], None] | None = None,
 ) -> Ensemble:
     """Draw ``n_toys`` background-only spectra and evaluate every hypothesis on them.
@@ -165,6 +161,7 @@ def run_ensemble(
         cl: Confidence level of the limits.
         n_toys: Pseudo-experiments.
         seed: Seed of the toys.
+        max_fits: Counts fitted per asymptotic window (others interpolated).
         progress: Called with the number of hypotheses done after each one.
     """
     rng = np.random.default_rng(seed)
@@ -182,14 +179,16 @@ def run_ensemble(
     for j, h in enumerate(hypotheses):
         evaluator = WindowEvaluator(h, cl)
         values, inverse = np.unique(counts[:, j], return_inverse=True)
-        results = [evaluator(int(n)) for n in values]
-        observed[:, j] = np.array([r.observed for r in results])[inverse]
-        z[:, j] = np.array([r.z_local for r in results])[inverse]
+        obs_v = evaluator.at_counts(values, lambda n, e=evaluator: e(n).observed, max_fits)
+        z_v = evaluator.at_counts(values, lambda n, e=evaluator: e(n).z_local, max_fits)
+        observed[:, j] = obs_v[inverse]
+        z[:, j] = z_v[inverse]
         mu_hat[:, j] = evaluator.mu_hat(counts[:, j])
-        expected[j] = results[0].expected
-        methods.append(results[0].method)
+        first = evaluator(int(values[0]))
+        expected[j] = first.expected
+        methods.append(first.method)
         z_one[j] = evaluator(1).z_local
-        c1, c2, a2 = _exact_probabilities(evaluator, [int(v) for v in values], float(b_true[j]))
+        c1, c2, a2 = _poisson_expectations(values, obs_v, z_v, expected[j], float(b_true[j]))
         cover_exact[j] = (c1, c2)
         z2_exact[j] = a2
         if progress is not None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -206,12 +207,21 @@ class WindowEvaluator:
             math.sqrt(((high - n) / self.s) ** 2 + syst),
         )
 
-    def pull(self, n: int, truth: float) -> float:
-        """``(mu_hat - truth) / sigma``, sigma the fit's error on the side of the truth."""
-        error_low, error_high = self.errors(n)
-        mu = float(self.mu_hat(n))
-        sigma = error_high if mu < truth else error_low
-        if sigma <= 0:
-            msg = f"{self.hypothesis.name}: the fit of {n} events has no uncertainty"
-            raise ValueError(msg)
-        return (mu - truth) / sigma
+    def at_counts(
+        self, counts: npt.NDArray[np.int64], quantity: Callable[[int], float], max_fits: int = 16
+    ) -> FloatArray:
+        """``quantity(n)`` for every count of ``counts``, each distinct count computed once.
+
+        Exact-counting windows compute every distinct count (their answers
+        are discrete). Fitted (asymptotic) windows, where each count costs a
+        few pyhf fits and the answer is a smooth monotone function of the
+        count, compute at most ``max_fits`` counts spread over the range and
+        interpolate linearly between them.
+        """
+        values, inverse = np.unique(np.asarray(counts, np.int64), return_inverse=True)
+        if self(int(values[0])).method == "exact" or values.size <= max_fits:
+            computed = np.array([quantity(int(n)) for n in values], np.float64)
+            return np.asarray(computed[inverse], np.float64)
+        nodes = np.unique(np.linspace(values[0], values[-1], max_fits).round().astype(np.int64))
+        at_nodes = np.array([quantity(int(n)) for n in nodes], np.float64)
+        return np.asarray(np.interp(values, nodes, at_nodes)[inverse], np.float64)
