@@ -9,7 +9,17 @@ from __future__ import annotations
 import typer
 
 from belleflow import __version__
-from belleflow.cli import catalogue, channels, demo, generate, limits, run, train, validate
+from belleflow.cli import (
+    catalogue,
+    channels,
+    demo,
+    generate,
+    import_basf2,
+    limits,
+    run,
+    train,
+    validate,
+)
 
 __all__ = ["app", "main"]
 
@@ -23,6 +33,7 @@ app.add_typer(catalogue.app, name="catalogue", help="Inspect and validate datase
 app.command("channels")(channels.list_channels)
 app.command("demo")(demo.demo)
 app.command("generate")(generate.generate)
+app.command("import-basf2")(import_basf2.import_basf2)
 app.command("limits")(limits.limits)
 app.command("run")(run.run)
 app.command("train")(train.train)

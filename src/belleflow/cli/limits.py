@@ -42,9 +42,21 @@ def limits(
         None, "--model", help="StatModel JSON/YAML (one channel only)."
     ),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the Brazil plots."),
+    luminosity: str | None = typer.Option(
+        None,
+        "--luminosity",
+        help="Project the expected limits to this luminosity (178/fb, 1.2/ab, 500/pb).",
+    ),
 ) -> None:
-    """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots."""
+    """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots.
+
+    With --luminosity the expected limits are projected to that luminosity
+    (signal and simulation scaled, their MC-statistics uncertainty kept) and
+    written into DIR/CHANNEL[/MODEL]/projection_<L>fb/, for comparison with a
+    paper's expected limits.
+    """
     from belleflow.limits import compute_channel_limits  # noqa: PLC0415 - fast --help
+    from belleflow.limits.conversion import parse_luminosity  # noqa: PLC0415
 
     console = Console()
     names = list(channels or [])
@@ -59,6 +71,13 @@ def limits(
     if executor not in {"inprocess", "local", "dask"}:
         console.print(f"[red]unknown executor {executor!r}[/red]")
         raise typer.Exit(2)
+    target = None
+    if luminosity is not None:
+        try:
+            target = parse_luminosity(luminosity)
+        except ValueError as exc:
+            console.print(f"[red]--luminosity: {exc}[/red]")
+            raise typer.Exit(2) from None
     client = None
     if executor == "dask":
         if scheduler is None:
@@ -78,6 +97,7 @@ def limits(
                 n_workers=workers,
                 cl=cl,
                 plots=not no_plots,
+                target_luminosity_fb=target,
             )
             for result in results:
                 _print_result(console, name, result)
@@ -100,9 +120,17 @@ def _print_result(console: Any, name: str, result: Any) -> None:
             f"{p['expected_converted'][2]:.3g}",
         )
     console.print(table)
-    g = result.global_significance
-    console.print(
-        f"largest local excess Z = {g.z_local:.2f} at {g.mass:.4g} GeV; "
-        f"global Z = {g.z_global:.2f} ({g.method})"
-    )
+    if result.projection is not None:
+        console.print(
+            f"expected limits projected to {result.luminosity_fb:.4g} fb^-1 "
+            f"({result.projection:.4g} x the run's luminosity)"
+        )
+    elif result.model.blinded:
+        console.print("blinded: expected limits only, no observed limit or significance")
+    else:
+        g = result.global_significance
+        console.print(
+            f"largest local excess Z = {g.z_local:.2f} at {g.mass:.4g} GeV; "
+            f"global Z = {g.z_global:.2f} ({g.method})"
+        )
     console.print(f"wrote {', '.join(sorted(str(p) for p in result.files.values()))}")

@@ -34,11 +34,16 @@ from typing import Any
 from belleflow.limits.conversion import convert, unit_label
 from belleflow.limits.histograms import HistogramTable, table_from_hist
 from belleflow.limits.model import StatModel
-from belleflow.limits.outputs import brazil_plot, write_csv, write_json
+from belleflow.limits.outputs import OBSERVED_KEYS, brazil_plot, write_csv, write_json
 from belleflow.limits.scan import Executor, PointResult, ScanSettings, run_scan
 from belleflow.limits.signal import SignalGrid, SignalLibrary
 from belleflow.limits.significance import GlobalSignificance, global_significance
-from belleflow.limits.workspace import Hypothesis, build_hypothesis, validate_workspace
+from belleflow.limits.workspace import (
+    Hypothesis,
+    build_hypothesis,
+    validate_workspace,
+    window_indices,
+)
 
 __all__ = [
     "LimitResult",
@@ -47,6 +52,7 @@ __all__ = [
     "compute_limits_from_run",
     "load_run_histograms",
     "resolve_model",
+    "signal_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,12 +68,15 @@ class LimitResult:
     global_significance: GlobalSignificance
     luminosity_fb: float | None
     files: dict[str, Path] = field(default_factory=dict)
+    signal_table: list[dict[str, Any]] = field(default_factory=list)
+    projection: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The content of limits.json."""
         methods: dict[str, int] = {}
         for p in self.points:
             methods[p.method] = methods.get(p.method, 0) + 1
+        blinded = self.model.blinded
         return {
             "channel": self.model.channel,
             "signal_model": self.model.signal_model,
@@ -75,11 +84,17 @@ class LimitResult:
             "units": self.model.units,
             "poi_units": "sigma_B_fb",
             "luminosity_fb": self.luminosity_fb,
-            "blinded": self.model.blinded,
+            "projection_factor": self.projection,
+            "blinded": blinded,
             "methods": methods,
-            "global_significance": self.global_significance.to_dict(),
+            # Significances need an observation: a blinded scan has none to report.
+            "global_significance": None if blinded else self.global_significance.to_dict(),
             "model": self.model.model_dump(mode="json"),
-            "points": self.converted,
+            "signal": self.signal_table,
+            "points": [
+                {k: v for k, v in p.items() if not (blinded and k in OBSERVED_KEYS)}
+                for p in self.converted
+            ],
         }
 
 
@@ -121,11 +136,14 @@ def resolve_model(channel_or_model: Any) -> StatModel:
     return next(iter(models.values()))
 
 
-def _tables(model: StatModel, histograms: Mapping[str, Any]) -> dict[str, HistogramTable]:
+def _tables(
+    model: StatModel, histograms: Mapping[str, Any], projection: float | None = None
+) -> dict[str, HistogramTable]:
     """Per sub-channel table of its observable.
 
     ``histograms`` maps observable -> histogram (one source for all
-    sub-channels) or source -> (observable -> histogram).
+    sub-channels) or source -> (observable -> histogram); ``projection``
+    scales the simulation to another luminosity (:meth:`HistogramTable.projected`).
     """
     tables = {}
     for sub in model.subchannels_or_default():
@@ -137,7 +155,8 @@ def _tables(model: StatModel, histograms: Mapping[str, Any]) -> dict[str, Histog
             msg = f"no histogram {observable!r} for sub-channel {sub.name!r} (have {sorted(pool)})"
             raise KeyError(msg)
         h = pool[observable]
-        tables[sub.name] = h if isinstance(h, HistogramTable) else table_from_hist(h)
+        table = h if isinstance(h, HistogramTable) else table_from_hist(h)
+        tables[sub.name] = table if projection is None else table.projected(projection)
     return tables
 
 
@@ -189,9 +208,14 @@ def build_hypotheses(
     histograms: Mapping[str, Any],
     masses: Sequence[float] | None = None,
     ctaus: Sequence[float] | None = None,
+    projection: float | None = None,
 ) -> list[Hypothesis]:
-    """The workspaces of every (mass, lifetime) hypothesis of the scan."""
-    tables = _tables(model, histograms)
+    """The workspaces of every (mass, lifetime) hypothesis of the scan.
+
+    ``projection`` scales signal and simulation by that luminosity factor
+    (expected limits only; see :meth:`HistogramTable.projected`).
+    """
+    tables = _tables(model, histograms, projection)
     signals = _signals(model, tables)
     if ctaus is None:
         ctaus = model.ctau_values or next(iter(signals.values())).ctaus
@@ -200,6 +224,44 @@ def build_hypotheses(
     return [
         build_hypothesis(model, tables, signals, float(m), float(c)) for c in ctaus for m in masses
     ]
+
+
+def signal_table(
+    model: StatModel,
+    histograms: Mapping[str, Any],
+    luminosity_fb: float | None = None,
+    projection: float | None = None,
+) -> list[dict[str, Any]]:
+    """Signal yield, in-window yield and efficiency at every generated grid point.
+
+    The in-window numbers are those the workspaces use: the generated
+    signal in the bins of the window at the grid mass (``window`` declared
+    resolutions either side), tails and wrong pairings included. The
+    efficiency is the in-window yield per fb over the data luminosity.
+    """
+    tables = _tables(model, histograms, projection)
+    rows = []
+    for sub, library in _signals(model, tables).items():
+        edges = tables[sub].edges
+        for ctau, grid in sorted(library.grids.items()):
+            for mass, total in zip(grid.masses, grid.yields, strict=True):
+                sigma = model.resolution(float(mass))
+                half = model.window * sigma
+                idx = window_indices(edges, mass - half, mass + half, float(mass))
+                inside = float(library.at(float(mass), ctau).in_window(edges, idx).sum())
+                rows.append(
+                    {
+                        "subchannel": sub,
+                        "mass": float(mass),
+                        "ctau": ctau,
+                        "sigma": sigma,
+                        "yield_per_fb": float(total),
+                        "window_yield_per_fb": inside,
+                        "window_fraction": inside / float(total) if total > 0 else 0.0,
+                        "window_efficiency": inside / luminosity_fb if luminosity_fb else None,
+                    }
+                )
+    return rows
 
 
 def _convert(model: StatModel, point: PointResult, lumi: float | None) -> dict[str, Any]:
@@ -228,6 +290,7 @@ def compute_limits(
     luminosity_fb: float | None = None,
     cl: float | None = None,
     calculator: str | None = None,
+    projection: float | None = None,
     write_workspaces: bool = True,
     plots: bool = True,
 ) -> LimitResult:
@@ -247,6 +310,10 @@ def compute_limits(
         luminosity_fb: Data luminosity, when the model does not declare it.
         cl: Override the declared confidence level.
         calculator: Override the declared calculator choice.
+        projection: Expected limits as if the data had ``projection`` times the
+            luminosity: signal and background scaled, the relative MC-statistics
+            uncertainty of the simulation kept, no observation (the result is
+            blinded by construction).
         write_workspaces: Write ``workspaces/<hypothesis>.json``.
         plots: Draw the Brazil plots.
     """
@@ -256,11 +323,15 @@ def compute_limits(
         overrides["cl"] = cl
     if calculator is not None:
         overrides["calculator"] = calculator
+    if projection is not None:
+        overrides["blinded"] = True
     if overrides:
         model = StatModel.model_validate({**model.model_dump(), **overrides})
     lumi = model.luminosity_fb or luminosity_fb
+    if projection is not None and lumi is not None:
+        lumi *= projection
     out = Path(out_dir)
-    hypotheses = build_hypotheses(model, histograms, masses, ctaus)
+    hypotheses = build_hypotheses(model, histograms, masses, ctaus, projection)
     if not hypotheses:
         msg = "no hypotheses to scan"
         raise ValueError(msg)
@@ -284,9 +355,10 @@ def compute_limits(
         ctaus=[p.ctau for p in points],
         k=2.0,
     )
-    result = LimitResult(model, points, converted, glob, lumi, files)
+    table = signal_table(model, histograms, lumi, projection)
+    result = LimitResult(model, points, converted, glob, lumi, files, table, projection)
     files["json"] = write_json(out / "limits.json", result.to_dict())
-    files["csv"] = write_csv(out / "limits.csv", converted)
+    files["csv"] = write_csv(out / "limits.csv", converted, blinded=model.blinded)
     if plots:
         experiments = {s.experiment for s in model.subchannels_or_default()}
         experiment = " + ".join(sorted(experiments))
@@ -361,17 +433,27 @@ def _run_was_blinded(path: Path) -> bool:
 
 
 def compute_limits_from_run(
-    channel_or_model: Any, run_dir: str | Path, **kwargs: Any
+    channel_or_model: Any,
+    run_dir: str | Path,
+    *,
+    target_luminosity_fb: float | None = None,
+    **kwargs: Any,
 ) -> LimitResult:
     """:func:`compute_limits` on the output of ``belleflow run`` in ``run_dir``.
 
     Reads ``run_dir/<source>/histograms.json`` of each sub-channel and the
     data luminosity from ``run_dir/<channel>/report.json``; writes into
-    ``run_dir/<channel>/``.
+    ``run_dir/<channel>/``. With ``target_luminosity_fb`` the expected limits
+    are projected to that luminosity (``projection`` = target / run
+    luminosity) and written into ``projection_<L>fb/`` below the output folder.
+
+    Raises:
+        ValueError: A projection was asked for but the run's luminosity is unknown.
     """
     model = resolve_model(channel_or_model)
     run = Path(run_dir)
-    if not model.blinded and _run_was_blinded(run / model.channel / "report.json"):
+    report = run / model.channel / "report.json"
+    if not model.blinded and _run_was_blinded(report):
         # Data in the signal windows was never filled: fitting the empty bins
         # would pass off a blinded run as an observation. Use Asimov data.
         log.info("%s: the run is blinded; limits use Asimov data", model.channel)
@@ -381,8 +463,15 @@ def compute_limits_from_run(
         source = sub.source or sub.name
         if source not in histograms:
             histograms[source] = load_run_histograms(run, source)
-    kwargs.setdefault("luminosity_fb", _luminosity_from_report(run / model.channel / "report.json"))
+    kwargs.setdefault("luminosity_fb", _luminosity_from_report(report))
     kwargs.setdefault("out_dir", run / model.channel)
+    if target_luminosity_fb is not None:
+        lumi = model.luminosity_fb or kwargs["luminosity_fb"]
+        if not lumi:
+            msg = f"{model.channel}: the run's luminosity is unknown, nothing to project from"
+            raise ValueError(msg)
+        kwargs["projection"] = target_luminosity_fb / lumi
+        kwargs["out_dir"] = Path(kwargs["out_dir"]) / f"projection_{target_luminosity_fb:g}fb"
     return compute_limits(model, histograms, **kwargs)
 
 

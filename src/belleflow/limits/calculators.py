@@ -40,8 +40,16 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import brentq  # type: ignore[import-untyped]
-from scipy.special import gammainc, gammaincc, ndtr, ndtri  # type: ignore[import-untyped]
+from scipy.special import (  # type: ignore[import-untyped]
+    gammainc,
+    gammaincc,
+    gammaln,
+    logsumexp,
+    ndtr,
+    ndtri,
+)
 
+from belleflow.limits.significance import z_from_log_p
 from belleflow.limits.workspace import CountingSummary, Hypothesis
 
 __all__ = [
@@ -209,16 +217,46 @@ def exact_upper_limit(summary: CountingSummary, cl: float = 0.95) -> UpperLimit:
 
 
 def exact_p0(summary: CountingSummary) -> tuple[float, float]:
-    """Local p-value P(n >= n_obs | b) and significance of a counting experiment."""
+    """Local p-value P(n >= n_obs | b) and significance of a counting experiment.
+
+    The p-value is averaged over the log-normal prior of b in logarithms, so
+    that a large excess on a small background has a finite significance
+    rather than underflowing to p = 0.
+
+    Raises:
+        ValueError: b <= 0 with events observed: the background model is
+            missing (the backend floors every window's background above 0).
+
+    Examples:
+        >>> p0, z = exact_p0(CountingSummary(n_obs=3, s=1.0, b=0.1, log_cov=(0.0, 0.0, 0.0)))
+        >>> f"{p0:.3e}", round(z, 3)
+        ('1.547e-04', 3.607)
+    """
     n = summary.n_obs
     if n <= 0:
         return 1.0, 0.0
-    _, kb, w = _lognormal_nodes(summary.log_cov)
     if summary.b <= 0:
-        return 0.0, math.inf
-    # P(N >= n | b) = P(n, b), the regularised lower incomplete gamma function.
-    p0 = float(np.sum(w * gammainc(n, summary.b * kb)))
-    return p0, max(float(ndtri(1.0 - p0)), 0.0) if p0 > 0 else math.inf
+        msg = f"{n:g} events observed on a background of {summary.b:g}: no background model"
+        raise ValueError(msg)
+    _, kb, w = _lognormal_nodes(summary.log_cov)
+    # log P(N >= n | b) = log P(n, b), the regularised lower incomplete gamma function.
+    log_terms = np.log(w) + _log_upper_tail(n, summary.b * kb)
+    log_p0 = float(logsumexp(log_terms))
+    return math.exp(log_p0), z_from_log_p(log_p0)
+
+
+def _log_upper_tail(n: float, rate: FloatArray) -> FloatArray:
+    """log P(N >= n | rate), accurate where the probability underflows (also for non-integer n)."""
+    direct = gammainc(n, rate)
+    with np.errstate(divide="ignore"):
+        logs = np.log(direct)
+    tiny = direct < 1e-250
+    if np.any(tiny):
+        # Leading terms of the series: P(n, x) = x^n e^-x / Gamma(n + 1) * (1 + x/(n+1) + ...).
+        x = rate[tiny]
+        series = np.log1p(x / (n + 1.0) + x * x / ((n + 1.0) * (n + 2.0)))
+        logs[tiny] = n * np.log(x) - x - gammaln(n + 1.0) + series
+    return np.asarray(logs, np.float64)
 
 
 # ---------------------------------------------------------------- asymptotic (pyhf)

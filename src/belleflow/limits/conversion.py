@@ -24,6 +24,7 @@ Examples:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Protocol
 
@@ -36,6 +37,7 @@ __all__ = [
     "CouplingFormula",
     "branching_fraction",
     "convert",
+    "parse_luminosity",
     "register_coupling",
     "unit_label",
 ]
@@ -133,3 +135,31 @@ def unit_label(units: str) -> str:
     }
     name = units.split(":", 1)[1]
     return names.get(name, name)
+
+
+_LUMI_UNITS = {"pb": 1e-3, "fb": 1.0, "ab": 1e3}
+_LUMI_PATTERN = re.compile(
+    r"^\s*(?P<value>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*"
+    r"(?:/\s*(?P<a>pb|fb|ab)|(?P<b>pb|fb|ab)\s*(?:\^?\s*-\s*1|\^\{-1\}))\s*$"
+)
+
+
+def parse_luminosity(text: str) -> float:
+    """An integrated luminosity with its unit, in fb^-1.
+
+    Raises:
+        ValueError: No number, or no unit among pb^-1, fb^-1 and ab^-1.
+
+    Examples:
+        >>> parse_luminosity("178/fb"), parse_luminosity("1.2 ab^-1"), parse_luminosity("500pb-1")
+        (178.0, 1200.0, 0.5)
+    """
+    match = _LUMI_PATTERN.match(text)
+    if match is None:
+        msg = f"{text!r} is not a luminosity with a unit (e.g. 178/fb, 178 fb^-1, 1.2/ab)"
+        raise ValueError(msg)
+    value = float(match["value"])
+    if not value > 0:
+        msg = f"luminosity must be positive, got {text!r}"
+        raise ValueError(msg)
+    return value * _LUMI_UNITS[match["a"] or match["b"]]

@@ -60,6 +60,23 @@ class HistogramTable:
                 points[point] = process
         return points
 
+    def projected(self, factor: float) -> HistogramTable:
+        """Simulation and signal as if the luminosity were ``factor`` times larger; no data.
+
+        Contents scale by ``factor`` and variances by its square, so the
+        relative MC-statistics uncertainty of the simulation is kept (the
+        simulation does not grow with the projected luminosity). Data cannot
+        be projected and is dropped: a projection has expected limits only.
+        """
+        if not factor > 0:
+            msg = f"luminosity projection factor must be positive, got {factor!r}"
+            raise ValueError(msg)
+        return HistogramTable(
+            self.edges,
+            {k: v * factor for k, v in self.values.items() if k[0] != DATA},
+            {k: v * factor**2 for k, v in self.variances.items() if k[0] != DATA},
+        )
+
     def background_processes(self) -> list[str]:
         """Processes that are neither data nor a signal grid point."""
         return [p for p in self.processes if p != DATA and parse_signal_label(p) is None]

@@ -109,6 +109,11 @@ class Background(_Strict):
     Poisson-constrained per-bin modifier; with ``"normfactor"`` the sideband
     bins enter the workspace as a control channel and a free normalisation
     ties them to the window.
+
+    ``min_events`` (simulation only): a process with fewer effective
+    simulated events than this in a window is estimated from a smooth local
+    density instead of the window's own sparse bins (0 turns this off; see
+    :mod:`belleflow.limits.background`).
     """
 
     source: Literal["simulation", "sideband"] = "simulation"
@@ -116,6 +121,7 @@ class Background(_Strict):
     order: int = Field(default=1, ge=0, le=4)
     sideband: float = Field(default=10.0, gt=0)
     constraint: Literal["shapesys", "normfactor"] = "shapesys"
+    min_events: float = Field(default=10.0, ge=0)
 
 
 class BranchingNormalisation(_Strict):
@@ -188,7 +194,7 @@ class StatModel(_Strict):
     resolution: Resolution
     signal_model: str
     ctau_values: list[float] | None = None
-    signal_shape: Literal["gaussian", "template"] = "gaussian"
+    signal_shape: Literal["gaussian", "template"] = "template"
     background: Background = Field(default_factory=Background)
     window: float = Field(default=2.0, gt=0, description="window half-width, resolution units")
     units: str = "sigma_B_fb"

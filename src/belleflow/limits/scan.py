@@ -50,7 +50,12 @@ class ScanSettings:
 
 @dataclass(frozen=True)
 class PointResult:
-    """Limits (on sigma x B in fb) and local significance of one hypothesis."""
+    """Limits (on sigma x B in fb), fitted signal and local significance of one hypothesis.
+
+    ``mu_hat`` is the fitted sigma x B (fb) and ``mu_hat_error`` its 68 %
+    uncertainty (profile likelihood where it is asymptotic, Poisson for exact
+    counting); ``z_local`` is never capped.
+    """
 
     name: str
     mass: float
@@ -59,6 +64,7 @@ class PointResult:
     observed: float
     expected: tuple[float, float, float, float, float]
     mu_hat: float
+    mu_hat_error: float
     p0: float
     z_local: float
     n_obs: float
@@ -80,13 +86,22 @@ def evaluate(hypothesis: Hypothesis, settings: ScanSettings) -> PointResult:
         limit = exact_upper_limit(summary, settings.cl)
         p0, z = exact_p0(summary)
         mu_hat = max(summary.n_obs - summary.b, 0.0) / summary.s
+        # Poisson error of n and the background's own uncertainty, in units of the POI.
+        var_b = summary.b**2 * summary.log_cov[2]
+        mu_error = math.sqrt(max(summary.n_obs, summary.b) + var_b) / summary.s
     else:
         calc = AsymptoticCalculator(hypothesis.spec, settings.cl)
         if method == "toys":
             limit = toys_upper_limit(hypothesis.spec, settings.cl, settings.ntoys, settings.seed)
         else:
             limit = calc.upper_limit()
-        p0, z = calc.discovery()
+        if calc.mu_hat > 0:
+            fit = calc.fit()
+            p0, z = fit.p0, fit.z
+            mu_error = 0.5 * (fit.error_low + fit.error_high)
+        else:
+            p0, z = calc.discovery()
+            mu_error = calc.sigma(max(limit.expected[2], 1e-12))
         mu_hat = calc.mu_hat
     return PointResult(
         hypothesis.name,
@@ -96,8 +111,9 @@ def evaluate(hypothesis: Hypothesis, settings: ScanSettings) -> PointResult:
         limit.observed,
         limit.expected,
         mu_hat,
+        mu_error,
         p0,
-        z if math.isfinite(z) else 40.0,
+        z,
         summary.n_obs,
         summary.b,
         summary.s,

@@ -1,15 +1,30 @@
-"""Signal templates at arbitrary masses, interpolated between generated grid points.
+"""The signal at any hypothesis, from the generated signal itself.
 
-Signal is generated at a grid of masses (and lifetimes). A hypothesis sits
-anywhere in between, so the backend interpolates:
+Signal is generated at a grid of masses (and lifetimes). What a hypothesis
+needs is the signal that *lands in its window*: the reconstructed spectrum of
+the generated signal, with its resolution core, its radiative and
+mismeasured tails and, where a channel fills several candidates per event,
+the wrong pairings, exactly as data would show them. The backend therefore
+works on the generated spectra (the templates), not on a total yield times
+an assumed shape:
 
-- the **yield** (expected events per fb of sigma x B at the sample
-  luminosity, i.e. luminosity x efficiency) in mass with a monotone cubic
-  (PCHIP; linear with two points), and in lifetime linearly in log(c tau);
-- the **shape**: a Gaussian of the declared resolution sigma(m), or the
-  nearest generated template shifted to m and stretched by
-  sigma(m) / sigma(m_grid);
-- the **relative systematic variations** of the signal yield, linearly.
+- at a grid point the signal in every bin is the grid point's own histogram;
+- between grid points ``m1 < m < m2`` each neighbour's spectrum is moved to
+  ``m`` (shifted, and stretched by ``sigma(m) / sigma(m_k)``), normalised to
+  unit total, blended linearly in mass, and scaled by the total yield
+  interpolated with a monotone cubic (PCHIP; linear with two points). At a
+  grid point this reproduces the template exactly; the in-window fraction
+  varies smoothly in between;
+- in lifetime the predictions of the two neighbouring generated lifetimes
+  are blended linearly in ``log(c tau)``;
+- systematic variations are the same construction on the varied spectra, so
+  a momentum-scale shift that moves signal out of the window lowers the
+  in-window yield as it should.
+
+The yield is expected events per fb of sigma x B at the sample luminosity
+(luminosity x efficiency). A grid built from a table (:meth:`SignalGrid.from_table`)
+has no spectra: its yields are totals with a Gaussian core of the declared
+resolution, for models described by an efficiency table alone.
 
 Examples:
     >>> grid = SignalGrid.from_table([1.0, 2.0, 3.0], [10.0, 20.0, 30.0])
@@ -30,9 +45,10 @@ from scipy.special import ndtr  # type: ignore[import-untyped]
 
 from belleflow.limits.histograms import HistogramTable
 
-__all__ = ["SignalGrid", "SignalLibrary", "SignalPrediction", "gaussian_fractions"]
+__all__ = ["SignalGrid", "SignalLibrary", "SignalPrediction", "Template", "gaussian_fractions"]
 
 FloatArray = npt.NDArray[np.float64]
+Resolution = Callable[[float], float]
 
 
 def gaussian_fractions(edges: FloatArray, mass: float, sigma: float) -> FloatArray:
@@ -48,34 +64,56 @@ def gaussian_fractions(edges: FloatArray, mass: float, sigma: float) -> FloatArr
 
 
 @dataclass(frozen=True)
-class SignalPrediction:
-    """The signal at one hypothesis: yield per fb, resolution, shape and variations."""
+class Template:
+    """The generated spectrum of one grid point: nominal and varied bin contents.
+
+    Attributes:
+        mass: Generated mass (GeV).
+        edges: Bin edges of the observable.
+        nominal: Expected events per fb in each bin.
+        varied: Variation name (``"<syst>_up"``) -> contents under that variation.
+    """
 
     mass: float
-    ctau: float
-    yield_per_fb: float
-    sigma: float
-    shape: Callable[[FloatArray], FloatArray]
-    variations: dict[str, float] = field(default_factory=dict)
+    edges: FloatArray
+    nominal: FloatArray
+    varied: Mapping[str, FloatArray] = field(default_factory=dict)
 
-    def in_bins(self, edges: FloatArray) -> FloatArray:
-        """Expected events per fb in each bin of ``edges``."""
-        return self.yield_per_fb * self.shape(edges)
+    @property
+    def total(self) -> float:
+        """Expected events per fb over the whole spectrum."""
+        return float(self.nominal.sum())
+
+    def moved(
+        self, edges: FloatArray, mass: float, stretch: float, variation: str | None = None
+    ) -> FloatArray:
+        """Contents per bin of ``edges`` with the spectrum moved from its mass to ``mass``.
+
+        Every edge is mapped back into the template's frame
+        (``m_k + (x - m) / stretch``) and the template's cumulative content is
+        read there, linearly within a bin, so the total is kept wherever the
+        moved spectrum stays inside the histogram range.
+        """
+        contents = self.nominal if variation is None else self.varied.get(variation, self.nominal)
+        cdf = np.concatenate([[0.0], np.cumsum(contents)])
+        source = self.mass + (np.asarray(edges, np.float64) - mass) / stretch
+        return np.asarray(np.diff(np.interp(source, self.edges, cdf)), np.float64)
 
 
 @dataclass(frozen=True)
 class SignalGrid:
-    """Signal at generated masses of one lifetime.
+    """Signal at the generated masses of one lifetime.
 
-    ``variations`` maps a variation name (``"<syst>_up"``) to the yield
-    ratio variation / nominal at each grid mass. ``templates`` holds the
-    nominal histograms (edges, contents) when built from histograms.
+    ``yields`` are the totals (expected events per fb over the whole
+    spectrum). ``variations`` maps a variation name to the ratio of its total
+    to the nominal one per grid mass (used only without templates).
+    ``templates`` holds the generated spectra when built from histograms.
     """
 
     masses: FloatArray
     yields: FloatArray
     variations: dict[str, FloatArray] = field(default_factory=dict)
-    templates: tuple[tuple[FloatArray, FloatArray], ...] | None = None
+    templates: tuple[Template, ...] | None = None
 
     @classmethod
     def from_table(
@@ -117,17 +155,17 @@ class SignalGrid:
             label = points[point]
             nominal = table.get(label)
             total = float(nominal.sum())
-            masses.append(point.mass)
-            yields.append(total)
-            templates.append((table.edges, nominal))
+            varied = {}
             for syst in systematics:
                 for direction in ("up", "down"):
                     name = f"{syst}_{direction}"
-                    if table.has(label, name) and total > 0:
-                        ratio = float(table.get(label, name).sum()) / total
-                    else:
-                        ratio = 1.0
+                    if table.has(label, name):
+                        varied[name] = table.get(label, name)
+                    ratio = float(varied[name].sum()) / total if name in varied and total else 1.0
                     variations.setdefault(name, []).append(ratio)
+            masses.append(point.mass)
+            yields.append(total)
+            templates.append(Template(point.mass, table.edges, nominal, varied))
         grid = cls.from_table(masses, yields, variations)
         return cls(grid.masses, grid.yields, grid.variations, tuple(templates))
 
@@ -148,40 +186,110 @@ class SignalGrid:
             raise ValueError(msg)
 
     def yield_at(self, mass: float) -> float:
-        """Interpolated expected events per fb at ``mass`` (never negative)."""
+        """Interpolated total expected events per fb at ``mass`` (never negative)."""
         self.check_mass(mass)
         return max(self._interpolate(self.yields, mass), 0.0)
 
     def variations_at(self, mass: float) -> dict[str, float]:
-        """Interpolated yield ratios variation / nominal at ``mass``."""
+        """Interpolated ratios of the varied to the nominal total at ``mass``."""
         return {
             k: float(np.interp(mass, self.masses, v)) for k, v in sorted(self.variations.items())
         }
 
-    def nearest_template(self, mass: float) -> tuple[float, FloatArray, FloatArray]:
-        """(grid mass, edges, contents) of the generated template nearest to ``mass``."""
+    def _neighbours(self, mass: float) -> list[tuple[float, Template]]:
+        """The one or two templates around ``mass`` with their linear weights."""
+        assert self.templates is not None
+        i = int(np.searchsorted(self.masses, mass))
+        if i < len(self.masses) and math.isclose(float(self.masses[i]), mass, rel_tol=1e-9):
+            return [(1.0, self.templates[i])]
+        if i == 0 or i == len(self.masses):
+            # Within check_mass's rounding slack of an end of the grid.
+            return [(1.0, self.templates[min(i, len(self.masses) - 1)])]
+        low, high = float(self.masses[i - 1]), float(self.masses[i])
+        t = (mass - low) / (high - low)
+        return [(1.0 - t, self.templates[i - 1]), (t, self.templates[i])]
+
+    def spectrum(
+        self,
+        mass: float,
+        edges: FloatArray,
+        resolution: Resolution,
+        variation: str | None = None,
+    ) -> FloatArray:
+        """Expected events per fb in each bin of ``edges`` for a signal of mass ``mass``.
+
+        Args:
+            mass: Hypothesis mass (GeV), inside the grid.
+            edges: Bin edges to predict.
+            resolution: sigma(m), to stretch templates from their mass to ``mass``.
+            variation: A systematic variation (``"<syst>_up"``), or None for nominal.
+        """
+        total = self.yield_at(mass)
+        sigma = resolution(mass)
         if self.templates is None:
-            msg = "this signal grid was built from a table and has no templates"
-            raise ValueError(msg)
-        i = int(np.argmin(np.abs(self.masses - mass)))
-        edges, contents = self.templates[i]
-        return float(self.masses[i]), edges, contents
+            ratio = self.variations_at(mass).get(variation, 1.0) if variation else 1.0
+            return total * ratio * gaussian_fractions(edges, mass, sigma)
+        out = np.zeros(len(edges) - 1)
+        for weight, template in self._neighbours(mass):
+            if template.total <= 0:
+                continue
+            stretch = sigma / resolution(template.mass)
+            out += weight * template.moved(edges, mass, stretch, variation) / template.total
+        return total * out
 
 
-def _template_shape(
-    grid_mass: float, t_edges: FloatArray, contents: FloatArray, scale: float, mass: float
-) -> Callable[[FloatArray], FloatArray]:
-    total = float(contents.sum())
-    cdf = np.concatenate([[0.0], np.cumsum(contents) / total]) if total > 0 else None
+@dataclass(frozen=True)
+class SignalPrediction:
+    """The signal at one hypothesis, as a spectrum over any binning.
 
-    def shape(edges: FloatArray) -> FloatArray:
-        if cdf is None:
-            return np.zeros(len(edges) - 1)
-        # Map each requested edge back to the grid template's frame, then read its CDF.
-        source = grid_mass + (np.asarray(edges) - mass) / scale
-        return np.asarray(np.diff(np.interp(source, t_edges, cdf)), np.float64)
+    Attributes:
+        mass: Hypothesis mass (GeV).
+        ctau: Hypothesis lifetime (cm).
+        sigma: Declared resolution at ``mass``.
+        yield_per_fb: Total expected events per fb (whole spectrum).
+        variation_names: Variations the signal spectra carry.
+    """
 
-    return shape
+    mass: float
+    ctau: float
+    sigma: float
+    yield_per_fb: float
+    variation_names: tuple[str, ...]
+    _parts: tuple[tuple[float, SignalGrid], ...]
+    _resolution: Resolution
+
+    def spectrum(self, edges: FloatArray, variation: str | None = None) -> FloatArray:
+        """Expected events per fb in each bin of ``edges`` (nominal or one variation)."""
+        out = np.zeros(len(edges) - 1)
+        for weight, grid in self._parts:
+            out += weight * grid.spectrum(self.mass, edges, self._resolution, variation)
+        return out
+
+    def in_window(
+        self, edges: FloatArray, idx: npt.NDArray[np.intp], shape: str = "template"
+    ) -> FloatArray:
+        """Expected events per fb in the window bins ``idx`` of ``edges``.
+
+        The in-window yield is always that of the generated spectra; with
+        ``shape="gaussian"`` it is spread over the window bins as a Gaussian of
+        the declared resolution instead of the template's own shape.
+        """
+        inside = self.spectrum(edges)[idx]
+        if shape != "gaussian":
+            return inside
+        gauss = gaussian_fractions(edges, self.mass, self.sigma)[idx]
+        norm = float(gauss.sum())
+        return inside.sum() * gauss / norm if norm > 0 else inside
+
+    def window_ratios(self, edges: FloatArray, idx: npt.NDArray[np.intp]) -> dict[str, float]:
+        """Ratio of the in-window yield under each variation to the nominal one."""
+        nominal = float(self.spectrum(edges)[idx].sum())
+        if nominal <= 0:
+            return {}
+        return {
+            name: float(self.spectrum(edges, name)[idx].sum()) / nominal
+            for name in self.variation_names
+        }
 
 
 @dataclass(frozen=True)
@@ -189,8 +297,8 @@ class SignalLibrary:
     """Signal grids of one model at several lifetimes, with interpolation in mass and lifetime."""
 
     grids: dict[float, SignalGrid]
-    resolution: Callable[[float], float]
-    shape: str = "gaussian"
+    resolution: Resolution
+    shape: str = "template"
 
     @property
     def ctaus(self) -> list[float]:
@@ -204,46 +312,39 @@ class SignalLibrary:
         lifetimes needs both neighbours' grids.
         """
         used: set[float] = set()
-        generated = self.ctaus
         for ctau in ctaus:
-            exact = [c for c in generated if math.isclose(c, ctau, rel_tol=1e-9, abs_tol=1e-12)]
-            used.update(exact or [c for c in generated if c < ctau][-1:])
-            if not exact:
-                used.update([c for c in generated if c > ctau][:1])
+            used.update(c for _, c in self._lifetime_weights(ctau, strict=False))
         grids = [self.grids[c] for c in used] or list(self.grids.values())
         return max(float(g.masses[0]) for g in grids), min(float(g.masses[-1]) for g in grids)
 
-    def _yield_and_variations(self, mass: float, ctau: float) -> tuple[float, dict[str, float]]:
-        ctaus = self.ctaus
-        exact = [c for c in ctaus if math.isclose(c, ctau, rel_tol=1e-9, abs_tol=1e-12)]
+    def _lifetime_weights(self, ctau: float, *, strict: bool = True) -> list[tuple[float, float]]:
+        """(weight, generated lifetime) pairs that make up ``ctau``, linear in log(c tau)."""
+        generated = self.ctaus
+        exact = [c for c in generated if math.isclose(c, ctau, rel_tol=1e-9, abs_tol=1e-12)]
         if exact:
-            grid = self.grids[exact[0]]
-            return grid.yield_at(mass), grid.variations_at(mass)
-        above = [c for c in ctaus if c > ctau]
-        below = [c for c in ctaus if c < ctau]
+            return [(1.0, exact[0])]
+        below = [c for c in generated if c < ctau]
+        above = [c for c in generated if c > ctau]
         if not above or not below or below[-1] <= 0:
-            msg = f"ctau {ctau:g} cm is outside the generated lifetimes {ctaus} (no extrapolation)"
+            if not strict:
+                return [(1.0, c) for c in below[-1:] + above[:1]]
+            msg = (
+                f"ctau {ctau:g} cm is outside the generated lifetimes {generated} "
+                "(no extrapolation)"
+            )
             raise ValueError(msg)
         c1, c2 = below[-1], above[0]
         # Efficiency of a displaced-vertex selection varies smoothly in log(c tau).
         t = (math.log(ctau) - math.log(c1)) / (math.log(c2) - math.log(c1))
-        g1, g2 = self.grids[c1], self.grids[c2]
-        y = (1 - t) * g1.yield_at(mass) + t * g2.yield_at(mass)
-        v1, v2 = g1.variations_at(mass), g2.variations_at(mass)
-        return y, {k: (1 - t) * v1[k] + t * v2.get(k, 1.0) for k in v1}
+        return [(1.0 - t, c1), (t, c2)]
 
     def at(self, mass: float, ctau: float = 0.0) -> SignalPrediction:
         """The signal prediction at (mass, ctau)."""
-        yield_per_fb, variations = self._yield_and_variations(mass, ctau)
-        sigma = self.resolution(mass)
-        if self.shape == "template":
-            nearest = min(self.ctaus, key=lambda c: abs(c - ctau))
-            grid_mass, t_edges, contents = self.grids[nearest].nearest_template(mass)
-            scale = sigma / self.resolution(grid_mass)
-            shape = _template_shape(grid_mass, t_edges, contents, scale, mass)
-        else:
-
-            def shape(edges: FloatArray) -> FloatArray:
-                return gaussian_fractions(edges, mass, sigma)
-
-        return SignalPrediction(mass, ctau, yield_per_fb, sigma, shape, variations)
+        parts = tuple((w, self.grids[c]) for w, c in self._lifetime_weights(ctau))
+        total = sum(w * grid.yield_at(mass) for w, grid in parts)
+        names: set[str] = set()
+        for _, grid in parts:
+            names.update(grid.variations)
+        return SignalPrediction(
+            mass, ctau, self.resolution(mass), total, tuple(sorted(names)), parts, self.resolution
+        )

@@ -31,9 +31,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr, ndtri  # type: ignore[import-untyped]
+from scipy.optimize import brentq  # type: ignore[import-untyped]
+from scipy.special import log_ndtr, ndtri  # type: ignore[import-untyped]
 
-__all__ = ["GlobalSignificance", "asimov_significance", "global_significance"]
+__all__ = [
+    "GlobalSignificance",
+    "asimov_significance",
+    "global_significance",
+    "z_from_log_p",
+    "z_from_p",
+]
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,37 @@ def asimov_significance(s: float, b: float) -> float:
     return math.sqrt(2.0 * ((s + b) * math.log1p(s / b) - s))
 
 
-def _z(p: float) -> float:
-    return max(float(ndtri(1.0 - p)), 0.0) if p > 0 else math.inf
+def z_from_log_p(log_p: float) -> float:
+    """One-sided significance of a p-value given as its logarithm; finite for any p > 0.
+
+    Below ``p ~ 1e-300`` the p-value itself underflows, its logarithm does
+    not: the significance is found from ``log Phi(-z) = log p``.
+
+    Examples:
+        >>> round(z_from_log_p(math.log(2.866515718791939e-07)), 4)
+        5.0
+        >>> round(z_from_log_p(-1000.0), 2)
+        44.62
+    """
+    if log_p >= math.log(0.5):
+        return 0.0
+    if log_p > -700.0:
+        return float(-ndtri(math.exp(log_p)))
+    high = math.sqrt(-2.0 * log_p) + 1.0  # log Phi(-z) < -z^2 / 2 brackets the root
+    return float(brentq(lambda z: float(log_ndtr(-z)) - log_p, 0.0, high, xtol=1e-10))
+
+
+def z_from_p(p: float) -> float:
+    """One-sided significance ``Phi^-1(1 - p)`` (0 for p >= 0.5).
+
+    Raises:
+        ValueError: p is not in (0, 1]: a p-value of exactly 0 means the
+            background model is missing, not an infinite significance.
+    """
+    if not 0.0 < p <= 1.0:
+        msg = f"p-value {p!r} is outside (0, 1]: the background model cannot give it"
+        raise ValueError(msg)
+    return z_from_log_p(math.log(p))
 
 
 def global_significance(
@@ -82,7 +118,11 @@ def global_significance(
 ) -> GlobalSignificance:
     """Global significance of the largest local excess of a scan."""
     m = np.asarray(masses, np.float64)
-    z = np.nan_to_num(np.asarray(z_local, np.float64), posinf=40.0)
+    z = np.asarray(z_local, np.float64)
+    if not np.all(np.isfinite(z)):
+        bad = m[~np.isfinite(z)]
+        msg = f"non-finite local significance at {bad.tolist()} GeV: the scan is broken there"
+        raise ValueError(msg)
     sig = np.asarray(sigmas, np.float64)
     c = np.zeros_like(m) if ctaus is None else np.asarray(ctaus, np.float64)
     if m.size == 0:
@@ -90,7 +130,8 @@ def global_significance(
         raise ValueError(msg)
     best = int(np.argmax(z))
     z_max = float(z[best])
-    p_local = float(ndtr(-z_max))
+    log_p_local = float(log_ndtr(-z_max))
+    p_local = math.exp(log_p_local)
     trials_list, ups = [], []
     for value in np.unique(c):
         sel = c == value
@@ -103,22 +144,27 @@ def global_significance(
         above = zs > z_ref
         ups.append(float(np.sum(above[1:] & ~above[:-1])))
     trials = max(*trials_list, 1.0)
-    p_trials = float(-math.expm1(trials * math.log1p(-min(p_local, 1.0 - 1e-16))))
+    # 1 - (1 - p)^N, in logarithms so that tiny p stay finite (-> N p).
+    log_p_trials = math.log(-math.expm1(trials * math.log1p(-min(p_local, 0.5))))
+    if p_local < 1e-12:
+        log_p_trials = math.log(trials) + log_p_local
     upcrossings = float(np.mean(ups))
     u, u0 = z_max**2, z_ref**2
-    p_gv = min(p_local + upcrossings * math.exp(-(u - u0) / 2.0), 1.0) if z_max > z_ref else 1.0
-    p_global = min(max(p_trials, p_gv if upcrossings > 0 else p_trials), 1.0)
-    method = "gross-vitells" if upcrossings > 0 and p_gv >= p_trials else "trials"
+    log_p_gv = 0.0
+    if z_max > z_ref and upcrossings > 0:
+        log_p_gv = min(float(np.logaddexp(log_p_local, math.log(upcrossings) - (u - u0) / 2)), 0.0)
+    use_gv = upcrossings > 0 and log_p_gv >= log_p_trials
+    log_p_global = min(log_p_gv if use_gv else log_p_trials, 0.0)
     return GlobalSignificance(
         z_max,
         p_local,
         float(m[best]),
         float(c[best]),
         trials,
-        p_trials,
+        math.exp(log_p_trials),
         upcrossings,
-        p_gv,
-        p_global,
-        _z(p_global),
-        method,
+        math.exp(log_p_gv),
+        math.exp(log_p_global),
+        z_from_log_p(log_p_global),
+        "gross-vitells" if use_gv else "trials",
     )

@@ -38,6 +38,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize  # type: ignore[import-untyped]
 
+from belleflow.limits.background import (
+    WindowEstimate,
+    estimate_window,
+    floor_estimate,
+    resolution_units,
+    usable_bins,
+)
 from belleflow.limits.histograms import HistogramTable
 from belleflow.limits.model import StatModel, SubChannel
 from belleflow.limits.signal import SignalLibrary
@@ -50,6 +57,7 @@ __all__ = [
     "build_hypothesis",
     "fit_sideband",
     "validate_workspace",
+    "window_indices",
 ]
 
 POI = "mu"
@@ -147,9 +155,8 @@ class _Effects:
         book[name] = book.get(name, 0.0) + absolute
 
 
-def _window_indices(
-    edges: FloatArray, low: float, high: float, mass: float
-) -> npt.NDArray[np.intp]:
+def window_indices(edges: FloatArray, low: float, high: float, mass: float) -> npt.NDArray[np.intp]:
+    """The bins whose centres lie in ``[low, high]`` (or the bin holding ``mass``)."""
     centres = 0.5 * (edges[1:] + edges[:-1])
     idx = np.flatnonzero((centres >= low) & (centres <= high))
     if idx.size == 0:
@@ -174,6 +181,95 @@ def _systematic_names(model: StatModel, sub: SubChannel, multi_experiment: bool)
     return names
 
 
+def _simulation_estimates(
+    model: StatModel, table: HistogramTable, idx: npt.NDArray[np.intp], mass: float
+) -> dict[str, WindowEstimate]:
+    """Per background process, its estimate in the window (sparse ones smoothed, floored)."""
+    u_edges = resolution_units(table.edges, model.resolution)
+    # The hypothesis's own window is always usable, even next to a vetoed resonance.
+    usable = usable_bins(table.edges, model.vetoed)
+    estimates: dict[str, WindowEstimate] = {}
+    weights: list[float] = []
+    for process in table.background_processes():
+        values = table.get(process)
+        variance = table.variance(process)
+        if float(values.sum()) > 0 and variance is not None:
+            weights.append(float(variance.sum()) / float(values.sum()))
+        estimate = estimate_window(
+            table.edges,
+            values,
+            variance,
+            idx,
+            u_edges=u_edges,
+            usable=usable,
+            min_events=model.background.min_events,
+        )
+        if estimate is not None and float(estimate.values.sum()) > 0:
+            estimates[process] = estimate
+    if not estimates:
+        if not table.background_processes():
+            msg = (
+                f"no simulated background process in the histograms at m = {mass:g} GeV: "
+                "significances need a background model"
+            )
+            raise ValueError(msg)
+        weight = min(weights, default=1.0)
+        estimates["simulation_floor"] = floor_estimate(
+            idx, u_edges=u_edges, usable=usable, weight=weight
+        )
+    return estimates
+
+
+def _stat_errors(estimate: WindowEstimate, counting: bool) -> list[float]:
+    """MC-statistics errors of an estimate, per bin, or of its window total when counting."""
+    if not counting:
+        return [float(e) for e in estimate.errors]
+    if estimate.method == "histogram":
+        return [math.sqrt(float(np.sum(estimate.errors**2)))]
+    # The bins of a smoothed estimate share one neighbourhood: fully correlated.
+    return [float(np.sum(estimate.errors))]
+
+
+def _background_systematics(
+    table: HistogramTable,
+    process: str,
+    idx: npt.NDArray[np.intp],
+    nominal: FloatArray,
+    syst_names: Mapping[str, str],
+    counting: bool,
+    mods: list[dict[str, Any]],
+    effects: _Effects,
+) -> None:
+    """Append the declared systematics present for ``process`` (window bins) to ``mods``."""
+    total = float(np.sum(nominal))
+    for syst, mod_name in syst_names.items():
+        has_up = table.has(process, f"{syst}_up")
+        has_down = table.has(process, f"{syst}_down")
+        if not (has_up or has_down):
+            continue
+        # One-sided variations are symmetrised around the nominal.
+        if has_up and has_down:
+            up_b = table.get(process, f"{syst}_up")[idx]
+            down_b = table.get(process, f"{syst}_down")[idx]
+        elif has_up:
+            up_b = table.get(process, f"{syst}_up")[idx]
+            down_b = 2 * nominal - up_b
+        else:
+            down_b = table.get(process, f"{syst}_down")[idx]
+            up_b = 2 * nominal - down_b
+        up_t, down_t = float(np.sum(up_b)), float(np.sum(down_b))
+        if counting:
+            data = {"hi": max(up_t / total, 1e-3), "lo": max(down_t / total, 1e-3)}
+            mods.append({"name": mod_name, "type": "normsys", "data": data})
+        else:
+            hist_data = {
+                "hi_data": np.maximum(up_b, 0.0).tolist(),
+                "lo_data": np.maximum(down_b, 0.0).tolist(),
+            }
+            mods.append({"name": mod_name, "type": "histosys", "data": hist_data})
+        effects.add(mod_name, "b", 0.5 * (up_t - down_t))
+
+
 def _sub_channel(
     model: StatModel,
     sub: SubChannel,
@@ -191,7 +287,7 @@ def _sub_channel(
     sigma = model.resolution(mass)
     half = model.window * sigma
     edges = table.edges
-    idx = _window_indices(edges, mass - half, mass + half, mass)
+    idx = window_indices(edges, mass - half, mass + half, mass)
     channel = _slug(sub.name)
     syst_names = _systematic_names(model, sub, multi_experiment)
     lumi_mod: list[dict[str, Any]] = []
@@ -204,18 +300,24 @@ def _sub_channel(
         lumi_mod = [{"name": lumi_name, "type": "normsys", "data": hi_lo}]
 
     prediction = signal.at(mass, ctau)
-    s_bins = prediction.in_bins(edges)[idx] * sub.signal_scale
+    # The signal that lands in the window, tails and wrong pairings included.
+    s_bins = prediction.in_window(edges, idx, signal.shape) * sub.signal_scale
     signal_mods: list[dict[str, Any]] = [{"name": POI, "type": "normfactor", "data": None}]
     signal_mods += lumi_mod
     s_total = float(np.sum(s_bins))
     if lumi_name is not None:
         effects.add(lumi_name, "s", lumi_sigma * s_total)
+    ratios = prediction.window_ratios(edges, idx)
     for syst, mod_name in syst_names.items():
-        up = prediction.variations.get(f"{syst}_up", 1.0)
-        down = prediction.variations.get(f"{syst}_down", 2.0 - up)
+        up = ratios.get(f"{syst}_up", 1.0)
+        down = ratios.get(f"{syst}_down", 2.0 - up)
         if up != 1.0 or down != 1.0:
             signal_mods.append(
-                {"name": mod_name, "type": "normsys", "data": {"hi": up, "lo": max(down, 1e-3)}}
+                {
+                    "name": mod_name,
+                    "type": "normsys",
+                    "data": {"hi": max(up, 1e-3), "lo": max(down, 1e-3)},
+                }
             )
             effects.add(mod_name, "s", 0.5 * (up - down) * s_total)
     samples: list[dict[str, Any]] = [
@@ -229,59 +331,32 @@ def _sub_channel(
     if model.background.source == "simulation":
         staterr = f"staterror_{channel}"
         stat_var = 0.0
-        for process in table.background_processes():
-            nominal = table.get(process)[idx]
+        estimates = _simulation_estimates(model, table, idx, mass)
+        asimov_bins = np.zeros(idx.size)
+        for process, estimate in estimates.items():
+            nominal = estimate.values
             total = float(np.sum(nominal))
-            if total <= 0:
-                continue  # a process with no events in the window adds nothing but fit trouble
             b_total += total
+            asimov_bins += nominal
             mods: list[dict[str, Any]] = list(lumi_mod)
             if lumi_name is not None:
                 effects.add(lumi_name, "b", lumi_sigma * total)
-            variance = table.variance(process)
-            if model.mc_stat and variance is not None and np.any(variance[idx] > 0):
-                var = variance[idx]
-                err = [math.sqrt(float(np.sum(var)))] if counting else np.sqrt(var).tolist()
-                mods.append({"name": staterr, "type": "staterror", "data": err})
-                stat_var += float(np.sum(var))
-            for syst, mod_name in syst_names.items():
-                has_up = table.has(process, f"{syst}_up")
-                has_down = table.has(process, f"{syst}_down")
-                if not (has_up or has_down):
-                    continue
-                # One-sided variations are symmetrised around the nominal.
-                if has_up and has_down:
-                    up_b = table.get(process, f"{syst}_up")[idx]
-                    down_b = table.get(process, f"{syst}_down")[idx]
-                elif has_up:
-                    up_b = table.get(process, f"{syst}_up")[idx]
-                    down_b = 2 * nominal - up_b
-                else:
-                    down_b = table.get(process, f"{syst}_down")[idx]
-                    up_b = 2 * nominal - down_b
-                up_t, down_t = float(np.sum(up_b)), float(np.sum(down_b))
-                if counting:
-                    data = {"hi": max(up_t / total, 1e-3), "lo": max(down_t / total, 1e-3)}
-                    mods.append({"name": mod_name, "type": "normsys", "data": data})
-                else:
-                    hist_data = {
-                        "hi_data": np.maximum(up_b, 0.0).tolist(),
-                        "lo_data": np.maximum(down_b, 0.0).tolist(),
-                    }
-                    mods.append({"name": mod_name, "type": "histosys", "data": hist_data})
-                effects.add(mod_name, "b", 0.5 * (up_t - down_t))
+            if model.mc_stat and np.any(estimate.errors > 0):
+                errors = _stat_errors(estimate, counting)
+                mods.append({"name": staterr, "type": "staterror", "data": errors})
+                stat_var += sum(e * e for e in errors)
+            if estimate.method == "histogram":
+                # Shape systematics are read off the window's own bins; a smoothed or
+                # floor estimate has too few events to resolve them beyond MC statistics.
+                _background_systematics(
+                    table, process, idx, nominal, syst_names, counting, mods, effects
+                )
             samples.append(
                 {"name": _slug(process), "data": _collapse(nominal, counting), "modifiers": mods}
             )
         if stat_var > 0:
             effects.add(staterr, "b", math.sqrt(stat_var))
-        asimov = _collapse(
-            sum(
-                (table.get(p)[idx] for p in table.background_processes()),
-                start=np.zeros(idx.size),
-            ),
-            counting,
-        )
+        asimov = _collapse(asimov_bins, counting)
     else:
         if data_window is None:
             msg = f"sub-channel {sub.name!r}: a sideband background needs 'data' histograms"
