@@ -34,7 +34,7 @@ def test_window_bins_are_the_builders(mass: float) -> None:
 
 def test_window_narrower_than_a_bin_takes_the_bin_of_the_mass() -> None:
     assert window_bins(toy_model(window=0.01), EDGES, 1.2012) == (140, 140)
-    with pytest.raises(ValueError, match="outside the histogram"):
+    with pytest.raises(ValueError, match="outside the observable range"):
         window_bins(toy_model(), EDGES, 3.5)
 
 

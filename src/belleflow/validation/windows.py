@@ -4,9 +4,9 @@ Every channel's statistical model is a counting experiment per hypothesis:
 one bin, the events within ``window * sigma(m)`` of the mass. A
 pseudo-experiment therefore only needs the number of events in each window,
 and the backend's answer (limits, local Z) depends on nothing else. This
-module finds each hypothesis's window bins in the run's histogram (the
-builder's rule: bin centres inside the window, else the bin holding the
-mass) and evaluates a hypothesis at any observed count with the backend's
+module finds each hypothesis's window bins in the run's histogram (with the
+builder's :func:`~belleflow.limits.workspace.window_indices`: bin centres
+inside the window, else the bin holding the mass) and evaluates a hypothesis at any observed count with the backend's
 own :func:`~belleflow.limits.scan.evaluate`, once per distinct count: a
 thousand Poisson toys of a window with 3 expected events take about ten
 evaluations.
@@ -37,7 +37,7 @@ from belleflow.limits.calculators import AsymptoticCalculator
 from belleflow.limits.histograms import HistogramTable
 from belleflow.limits.model import StatModel
 from belleflow.limits.scan import PointResult, ScanSettings, evaluate
-from belleflow.limits.workspace import Hypothesis
+from belleflow.limits.workspace import Hypothesis, window_indices
 
 __all__ = [
     "WindowEvaluator",
@@ -61,14 +61,7 @@ def window_bins(model: StatModel, edges: FloatArray, mass: float) -> tuple[int, 
         (13, 16)
     """
     half = model.window * model.resolution(mass)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    inside = np.flatnonzero((centres >= mass - half) & (centres <= mass + half))
-    if inside.size == 0:
-        # A window narrower than a bin: the builder takes the bin holding the mass.
-        inside = np.flatnonzero((edges[:-1] <= mass) & (edges[1:] > mass))
-        if inside.size == 0:
-            msg = f"mass {mass:g} GeV is outside the histogram [{edges[0]:g}, {edges[-1]:g}]"
-            raise ValueError(msg)
+    inside = window_indices(edges, mass - half, mass + half, mass)
     return int(inside[0]), int(inside[-1])
 
 
