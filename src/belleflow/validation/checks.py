@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import ndtr, ndtri  # type: ignore[import-untyped]
 
 from belleflow.validation.injection import InjectionToys
@@ -37,10 +38,13 @@ __all__ = [
     "NOMINAL_COVERAGE",
     "Check",
     "bias_checks",
+    "bias_significance",
     "coverage_checks",
     "injection_checks",
     "null_checks",
 ]
+
+FloatArray = npt.NDArray[np.float64]
 
 #: P(Z > 2) for a standard normal.
 GAUSSIAN_ABOVE_2 = float(ndtr(-2.0))
@@ -157,8 +161,14 @@ def coverage_checks(ensemble: Ensemble) -> list[Check]:
     return checks
 
 
-def bias_checks(ensemble: Ensemble) -> list[Check]:
-    """Mean fitted signal of the background-only toys at every mass."""
+def bias_significance(ensemble: Ensemble) -> tuple[FloatArray, FloatArray, float]:
+    """Per hypothesis |mean fitted signal| over its error and over sigma; the pass threshold.
+
+    sigma, the spread of one experiment's fit, is at least the Poisson
+    spread of the window, ``sqrt(b) / s``: toys of a window with no
+    simulated events all fit the same value, and their sample spread of zero
+    must not turn a tiny offset into an infinite significance.
+    """
     mean, _, spread = ensemble.bias()
     poisson = np.sqrt(np.maximum(ensemble.b_true, ensemble.b_model)) / ensemble.s_per_fb
     sigma = np.maximum(spread, poisson)
@@ -167,6 +177,12 @@ def bias_checks(ensemble: Ensemble) -> list[Check]:
     relative = np.divide(np.abs(mean), sigma, out=np.zeros_like(mean), where=sigma > 0)
     # A 1 % false alarm over all the masses tested (Bonferroni).
     threshold = float(ndtri(1.0 - 0.01 / (2 * mean.size)))
+    return pulls, relative, threshold
+
+
+def bias_checks(ensemble: Ensemble) -> list[Check]:
+    """Mean fitted signal of the background-only toys at every mass."""
+    pulls, relative, threshold = bias_significance(ensemble)
     ok = (pulls <= threshold) | (relative <= 0.2)
     worst = int(np.argmax(pulls))
     return [

@@ -25,6 +25,7 @@ from belleflow.limits.model import StatModel
 from belleflow.validation.checks import (
     Check,
     bias_checks,
+    bias_significance,
     coverage_checks,
     injection_checks,
     null_checks,
@@ -247,15 +248,15 @@ def _ensemble_figures(ensemble: Ensemble) -> dict[str, Any]:
             "coverage_1sigma_poisson": float(ensemble.coverage_exact[sel, 0].mean()),
             "coverage_2sigma_poisson": float(ensemble.coverage_exact[sel, 1].mean()),
         }
-    mean, error, _ = ensemble.bias()
-    ratio = np.divide(np.abs(mean), error, out=np.zeros_like(mean), where=error > 0)
+    over_error, over_sigma, _ = bias_significance(ensemble)
     return {
         "toys": ensemble.n_toys,
         "hypotheses": int(ensemble.masses.size),
         "coverage_1sigma": float(ensemble.coverage(1).mean()),
         "coverage_2sigma": float(ensemble.coverage(2).mean()),
         "by_method": by_method,
-        "max_bias_over_error": float(ratio.max()),
+        "max_bias_over_error": float(over_error.max()),
+        "max_bias_over_sigma": float(over_sigma.max()),
         "max_local_z": float(ensemble.z.max()),
         "fraction_z_above_2": float((ensemble.z > 2).mean()),
         "fraction_z_above_2_poisson": float(ensemble.fraction_z2_exact.mean()),
