@@ -210,8 +210,8 @@ def run_injection(
     ref_mean = float(np.sum(weights * pull_v[in_support]))
     ref_width = math.sqrt(float(np.sum(weights * (pull_v[in_support] - ref_mean) ** 2)))
     toys = inverse[:n_toys]
-    z = evaluator.at_counts(counts, lambda n: evaluator(n).z_local, max_fits)
-    observed = evaluator.at_counts(counts, lambda n: evaluator(n).observed, max_fits)
+    z = evaluator.at_counts(counts, evaluator.z_local, max_fits)
+    observed = evaluator.at_counts(counts, evaluator.observed, max_fits)
     if progress is not None:
         progress(1)
     return InjectionToys(

@@ -179,8 +179,8 @@ def run_ensemble(
     for j, h in enumerate(hypotheses):
         evaluator = WindowEvaluator(h, cl)
         values, inverse = np.unique(counts[:, j], return_inverse=True)
-        obs_v = evaluator.at_counts(values, lambda n, e=evaluator: e(n).observed, max_fits)
-        z_v = evaluator.at_counts(values, lambda n, e=evaluator: e(n).z_local, max_fits)
+        obs_v = evaluator.at_counts(values, evaluator.observed, max_fits)
+        z_v = evaluator.at_counts(values, evaluator.z_local, max_fits)
         observed[:, j] = obs_v[inverse]
         z[:, j] = z_v[inverse]
         mu_hat[:, j] = evaluator.mu_hat(counts[:, j])

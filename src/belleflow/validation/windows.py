@@ -159,6 +159,14 @@ class WindowEvaluator:
             self._results[key] = evaluate(with_count(self.hypothesis, key), self.settings)
         return self._results[key]
 
+    def observed(self, n: int) -> float:
+        """Observed limit (sigma x B, fb) with ``n`` events."""
+        return self(n).observed
+
+    def z_local(self, n: int) -> float:
+        """Local significance of ``n`` events."""
+        return self(n).z_local
+
     def mu_hat(self, n: int | npt.NDArray[np.int64]) -> Any:
         """Maximum-likelihood sigma x B (fb) for ``n`` events, not clipped at zero.
 
