@@ -17,7 +17,11 @@ import hist
 import numpy as np
 
 from belleflow import kinematics, selection, systematics
-from belleflow.generation.signal_models.dark_higgsstrahlung import (
+from belleflow.cuts import Cuts
+from belleflow.limits.model import CouplingReference, Resolution, StatModel
+from belleflow.processor import Channel
+from belleflow.spec import EventView, Histogram, Result, resolution_edges
+from belleflow.theory.dark_higgsstrahlung import (
     AP_MASS_RANGE,
     AP_MASSES,
     HP_MASS_RANGE,
@@ -25,17 +29,14 @@ from belleflow.generation.signal_models.dark_higgsstrahlung import (
     model_name,
     visible_fraction,
 )
-from belleflow.limits.model import CouplingReference, Resolution, StatModel, Systematic
-from belleflow.naming import NOMINAL
-from belleflow.processor import Channel, ChannelProcessor, ChunkContext
 
 __all__ = [
     "AP_RESOLUTION",
     "CONSISTENCY_NSIGMA",
-    "DarkHiggsstrahlungProcessor",
     "ap_resolution",
     "channel",
     "hp_resolution",
+    "preselect",
     "select",
 ]
 
@@ -55,7 +56,6 @@ MAX_PION_PAIRS = 1
 #: Window of an A' hypothesis for the 1D m_h' spectra (resolutions of the average).
 AP_WINDOW_NSIGMA = 2.0
 
-_FLAVOURS = (("electronID", "e-"), ("muonID", "mu-"))
 _PERMUTATIONS = tuple(itertools.permutations(range(3)))
 
 
@@ -69,22 +69,8 @@ def hp_resolution(m: Any) -> Any:
     return HP_RESOLUTION[0] + HP_RESOLUTION[1] * m
 
 
-def _edges(low: float, high: float, sigma: Any, per_sigma: float) -> np.ndarray:
-    edges = [low]
-    while edges[-1] < high:
-        edges.append(edges[-1] + float(sigma(edges[-1])) / per_sigma)
-    return np.array(edges)
-
-
 def _average_resolution(m: Any) -> Any:
     return ap_resolution(m) / np.sqrt(3.0)
-
-
-#: Fine 1D bins (a third of the resolution) and coarse 2D bins (about 4 %).
-AP_BINS = _edges(*AP_MASS_RANGE, _average_resolution, 3.0)
-HP_BINS = _edges(*HP_MASS_RANGE, hp_resolution, 3.0)
-PLANE_AP_BINS = np.geomspace(*AP_MASS_RANGE, 91)
-PLANE_HP_BINS = np.geomspace(*HP_MASS_RANGE, 101)
 
 
 def _tag(ap_mass: float) -> str:
@@ -110,44 +96,40 @@ def _hypothesis_p4(tracks: Any, flavour: Any) -> Any:
     )
 
 
-def select(events: Any, tracks: Any, chunk: ChunkContext | None = None) -> tuple[Any, Any, Any]:
-    """Six-track selection and best pairing.
+def preselect(ev: EventView, cuts: Cuts) -> None:
+    """Six good tracks, zero net charge."""
+    good = selection.good_tracks(ev.Track)
+    cuts.require("six_tracks", ak.num(good) == 6)
+    cuts.require("zero_charge", selection.net_charge(good) == 0)
 
-    Returns:
-        Event mask, and for the selected events the three A' candidate
-        four-momenta (n, 3) of the best pairing and the average pair mass.
-    """
 
-    def cut(name: str, mask: Any) -> Any:
-        return chunk.cut(name, mask) if chunk is not None else mask
-
-    good = selection.good_tracks(tracks)
-    mask = cut("six_tracks", ak.num(good) == 6)
-    mask = mask & cut("zero_charge", selection.net_charge(good) == 0)
+def select(ev: EventView, cuts: Cuts) -> Result | None:
+    """Full reconstruction, then the pairing into three same-flavour pairs of equal mass."""
+    good = selection.good_tracks(ev.Track)
     flavour = _flavour(good)
     p4 = _hypothesis_p4(good, flavour)
-    beam, her = selection.cm_frame(events)
+    beam, her = ev.cm_frame
     total = selection.sum_p4(p4)
     roots = kinematics.invariant_mass(beam)
     fraction = kinematics.to_cm(total, beam, her).E / roots
     missing = kinematics.p_cm(total, beam) / roots
-    mask = mask & cut(
+    cuts.require(
         "full_reconstruction",
         (fraction > ENERGY_FRACTION_MIN) & (fraction < 1.0 + MAX_MISSING_P_FRACTION)
         & (missing < MAX_MISSING_P_FRACTION),
     )  # fmt: skip
-    # Pairings of the selected events: each positive track with one negative.
-    sel = np.asarray(mask)
-    pos, neg = good.charge[sel] > 0, good.charge[sel] < 0
-    p_pos, p_neg = p4[sel][pos], p4[sel][neg]
-    f_pos, f_neg = flavour[sel][pos], flavour[sel][neg]
-    best_spread = None
+    # The pairings of the events reconstructed so far: each positive track with one negative.
+    at = cuts.event
+    pos, neg = good.charge[at] > 0, good.charge[at] < 0
+    p_pos, p_neg = p4[at][pos], p4[at][neg]
+    f_pos, f_neg = flavour[at][pos], flavour[at][neg]
+    n_pion = sum(ak.values_astype(f_pos[:, i] == 2, np.int64) for i in range(3))
     best: list[Any] = []
-    best_ok = None
-    for perm in _PERMUTATIONS:
+    best_spread: Any = None
+    best_ok: Any = None
+    for perm in _PERMUTATIONS if at.any() else ():
         pairs = [p_pos[:, i] + p_neg[:, j] for i, j in enumerate(perm)]
         same = [f_pos[:, i] == f_neg[:, j] for i, j in enumerate(perm)]
-        n_pion = sum(ak.values_astype(f_pos[:, i] == 2, np.int64) for i in range(3))
         masses = [p.mass for p in pairs]
         average = (masses[0] + masses[1] + masses[2]) / 3.0
         spread = np.maximum.reduce([abs(m - average) / ap_resolution(average) for m in masses])
@@ -160,83 +142,47 @@ def select(events: Any, tracks: Any, chunk: ChunkContext | None = None) -> tuple
             best = [ak.where(better, new, old) for new, old in zip(pairs, best, strict=True)]
             best_spread = ak.where(better, spread, best_spread)
             best_ok = best_ok | ok
-    if best_spread is None or len(best_spread) == 0:
-        empty = np.zeros(len(mask), dtype=bool)
-        cut("same_flavour_pairs", empty)
-        cut("equal_masses", empty)
-        return empty, None, None
-    flavour_ok = np.zeros(len(mask), dtype=bool)
-    flavour_ok[sel] = ak.to_numpy(best_ok)
-    mask = mask & cut("same_flavour_pairs", flavour_ok)
-    equal = np.zeros(len(mask), dtype=bool)
-    equal[sel] = ak.to_numpy(best_spread < CONSISTENCY_NSIGMA)
-    mask = mask & cut("equal_masses", equal)
-    keep = np.asarray(mask)[sel]
-    pairs = [p[keep] for p in best]
-    average = (pairs[0].mass + pairs[1].mass + pairs[2].mass) / 3.0
-    return np.asarray(mask), pairs, average
-
-
-def h_candidates(pairs: list[Any]) -> Any:
-    """The three h' masses of each event (n, 3): every two of the three A' candidates."""
-    return ak.from_regular(
+    if best_spread is None:  # no event left to pair: nothing to fill
+        cuts.require("same_flavour_pairs", np.zeros(len(ev), dtype=bool))
+        cuts.require("equal_masses", np.zeros(len(ev), dtype=bool))
+        return None
+    cuts.require("same_flavour_pairs", best_ok, at=at)
+    cuts.require("equal_masses", best_spread < CONSISTENCY_NSIGMA, at=at)
+    m_ap = (best[0].mass + best[1].mass + best[2].mass) / 3.0
+    m_hp = ak.from_regular(
         ak.concatenate(
-            [(pairs[i] + pairs[j]).mass[:, None] for i, j in ((0, 1), (0, 2), (1, 2))], axis=1
+            [(best[i] + best[j]).mass[:, None] for i, j in ((0, 1), (0, 2), (1, 2))], axis=1
         )
+    )
+    # One m_h' spectrum per A' grid mass: the candidates inside its A' window.
+    m_ap3 = ak.broadcast_arrays(m_ap, m_hp)[0]
+    windows = {
+        _tag(m): m_hp[abs(m_ap3 - m) < AP_WINDOW_NSIGMA * _average_resolution(m)] for m in AP_MASSES
+    }
+    tracks = good[at]
+    leptons = (tracks.electronID > 0.5) | (tracks.muonID > 0.5)
+    return Result(
+        events={"m_Ap": m_ap, "m_hp": m_hp, **windows, "tracks": tracks, "leptons": leptons},
+        at=at,
     )
 
 
-class DarkHiggsstrahlungProcessor(ChannelProcessor):
-    """Three equal-mass pairs: (m_A', m_h') plane and its 1D projections."""
-
-    histograms = {  # noqa: RUF012 - class-level declaration
-        "m_Ap": (hist.axis.Variable(AP_BINS, name="m_Ap", label=r"$m_{A'}$ [GeV]"),),
-        "m_hp": (hist.axis.Variable(HP_BINS, name="m_hp", label=r"$m_{h'}$ [GeV]"),),
-        "mass_plane": (
-            hist.axis.Variable(PLANE_AP_BINS, name="m_Ap", label=r"$m_{A'}$ [GeV]"),
-            hist.axis.Variable(PLANE_HP_BINS, name="m_hp", label=r"$m_{h'}$ [GeV]"),
-        ),
-        **{
-            _tag(m): (hist.axis.Variable(HP_BINS, name="m_hp", label=rf"$m_{{h'}}$, $m_{{A'}}$ = {m:g} GeV"),)
-            for m in AP_MASSES
-        },
-    }  # fmt: skip
-    signal_windows = {"m_Ap": (AP_MASS_RANGE,), "m_hp": (HP_MASS_RANGE,)}  # noqa: RUF012
-
-    def _fill(self, chunk: ChunkContext, mask: Any, pairs: list[Any], m_ap: Any,
-              variation: str, weight: Any = None) -> None:  # fmt: skip
-        m_hp = h_candidates(pairs)
-        m_ap3 = ak.broadcast_arrays(m_ap, m_hp)[0]
-        chunk.fill("m_Ap", mask=mask, variation=variation, weight=weight, m_Ap=m_ap)
-        chunk.fill("m_hp", mask=mask, variation=variation, weight=weight, m_hp=m_hp)
-        chunk.fill("mass_plane", mask=mask, variation=variation, weight=weight,
-                   m_Ap=m_ap3, m_hp=m_hp)  # fmt: skip
-        for ap_mass in AP_MASSES:
-            window = AP_WINDOW_NSIGMA * _average_resolution(ap_mass)
-            inside = m_hp[abs(m_ap3 - ap_mass) < window]
-            chunk.fill(_tag(ap_mass), mask=mask, variation=variation, weight=weight, m_hp=inside)
-
-    def process_chunk(self, events: Any, chunk: ChunkContext) -> None:
-        """Select, pair, fill nominal and systematic variations."""
-        tracks = events.Track
-        mask, pairs, m_ap = select(events, tracks, chunk)
-        if pairs is None:
-            return
-        self._fill(chunk, mask, pairs, m_ap, NOMINAL)
-        if chunk.kind == "data":
-            return
-        good = selection.good_tracks(tracks[mask])
-        leptons = (good.electronID > 0.5) | (good.muonID > 0.5)
-        weights = systematics.weight_variations(pid=good, pid_identified=leptons, tracking=good)
-        for variation, weight in weights.items():
-            self._fill(chunk, mask, pairs, m_ap, variation, weight)
-        for variation, shifted, _ in systematics.shift_variations(tracks=tracks):
-            s_mask, s_pairs, s_m_ap = select(events, shifted)
-            if s_pairs is not None:
-                self._fill(chunk, s_mask, s_pairs, s_m_ap, variation)
+#: Fine 1D bins (a third of the resolution) and coarse 2D bins (about 4 %).
+AP_BINS = resolution_edges(_average_resolution, *AP_MASS_RANGE, 3.0)
+HP_BINS = resolution_edges(hp_resolution, *HP_MASS_RANGE, 3.0)
+PLANE_AP_BINS = np.geomspace(*AP_MASS_RANGE, 91)
+PLANE_HP_BINS = np.geomspace(*HP_MASS_RANGE, 101)
 
 
-def _statistical_model(ap_mass: float) -> Any:
+def _ap_axis() -> hist.axis.Variable:
+    return hist.axis.Variable(AP_BINS, name="m_Ap", label=r"$m_{A'}$ [GeV]")
+
+
+def _hp_axis(label: str = r"$m_{h'}$ [GeV]") -> hist.axis.Variable:
+    return hist.axis.Variable(HP_BINS, name="m_hp", label=label)
+
+
+def _statistical_model(ap_mass: float) -> StatModel:
     hp_masses = [float(m) for m in np.linspace(max(2.0 * ap_mass, 0.2) * 1.01, 10.5 - ap_mass, 12)]
     return StatModel(
         channel="dark_higgsstrahlung",
@@ -259,23 +205,42 @@ def _statistical_model(ap_mass: float) -> Any:
             ],
         ),
         cl=0.90,
-        systematics=[
-            Systematic(name="pid"),
-            Systematic(name="tracking"),
-            Systematic(name="momentum_scale"),
-        ],
     )
 
-
-#: One statistical model per A' grid mass (1D scan in m_h' inside the A'
-#: window); the limit backend is one-dimensional (see the docs).
-STATISTICAL_MODELS = {model_name(m): _statistical_model(m) for m in AP_MASSES}
 
 channel = Channel(
     name="dark_higgsstrahlung",
     description="Dark Higgsstrahlung e+e- -> A' h', h' -> A'A' (Belle, PRL 114, 211801)",
     skim="lowmult",
     experiments=("Belle",),
-    processor_class=DarkHiggsstrahlungProcessor,
-    statistical_model=STATISTICAL_MODELS,
+    preselect=preselect,
+    select=select,
+    histograms=(
+        Histogram("m_Ap", (_ap_axis(),)),
+        Histogram("m_hp", (_hp_axis(),)),
+        Histogram(
+            "mass_plane",
+            (
+                hist.axis.Variable(PLANE_AP_BINS, name="m_Ap", label=r"$m_{A'}$ [GeV]"),
+                hist.axis.Variable(PLANE_HP_BINS, name="m_hp", label=r"$m_{h'}$ [GeV]"),
+            ),
+        ),
+        *(
+            Histogram(
+                _tag(m),
+                (_hp_axis(rf"$m_{{h'}}$, $m_{{A'}}$ = {m:g} GeV"),),
+                columns={"m_hp": _tag(m)},
+            )
+            for m in AP_MASSES
+        ),
+    ),
+    systematics=(
+        systematics.pid("tracks", identified="leptons"),
+        systematics.tracking("tracks"),
+        systematics.MOMENTUM_SCALE,
+    ),
+    blind={"m_Ap": (AP_MASS_RANGE,), "m_hp": (HP_MASS_RANGE,)},
+    # One statistical model per A' grid mass (1D scan in m_h' inside the A'
+    # window); the limit backend is one-dimensional (see the docs).
+    statistical_model={model_name(m): _statistical_model(m) for m in AP_MASSES},
 )

@@ -10,33 +10,20 @@ from the paper and measured performance: ``docs/channels/four_muon.md``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import awkward as ak
-import hist
 import numpy as np
 
 from belleflow import selection, systematics
+from belleflow.cuts import Cuts
 from belleflow.kinematics import to_cm
 from belleflow.limits.model import Resolution, StatModel
-from belleflow.processor import Channel, ChannelProcessor
-from belleflow.training.evaluate import shipped_classifier
+from belleflow.processor import Channel
+from belleflow.spec import ClassifierStep, EventView, Histogram, Result, resolution_axis
 from belleflow.training.trainer import TrainingSpec
 
-__all__ = [
-    "FEATURES",
-    "HIST_RANGE",
-    "MASS_RANGE",
-    "RESOLUTION",
-    "VETOES",
-    "Candidates",
-    "FourMuonProcessor",
-    "build_candidates",
-    "channel",
-    "features",
-    "mass_edges",
-    "preselection",
-]
+__all__ = ["CUTS", "FEATURES", "HIST_RANGE", "MASS_RANGE", "RESOLUTION", "VETOES", "channel"]
 
 #: Search range of the dimuon mass (GeV), as the paper: from 2 m_mu to 9 GeV.
 MASS_RANGE = (0.212, 9.0)
@@ -81,90 +68,47 @@ FEATURES = (
     "cos_recoil_pair",
     "pt_four",
 )
-#: The trained classifier shipped with the channel (``belleflow train four_muon``).
-MODEL = Path(__file__).parent / "models" / "four_muon-v1.json"
-#: Pairings of the 2 positive (p) and 2 negative (n) muons: candidate legs, recoil legs.
+#: Pairings of the 2 positive (p) and 2 negative (n) muons: candidate legs, recoil legs
+#: (the order of :func:`belleflow.selection.opposite_charge_pairs`).
 _PAIRINGS = ((0, 0, 1, 1), (0, 1, 1, 0), (1, 0, 0, 1), (1, 1, 0, 0))
 
 
-def mass_edges(
-    low: float = HIST_RANGE[0], high: float = HIST_RANGE[1], per_sigma: int = 3
-) -> np.ndarray[Any, Any]:
-    """Bin edges of the dimuon mass: bin width sigma(m)/per_sigma across the range."""
-    edges = [low]
-    while edges[-1] < high:
-        edges.append(edges[-1] + RESOLUTION(edges[-1]) / per_sigma)
-    return np.asarray(edges)
+def preselect(ev: EventView, cuts: Cuts) -> None:
+    """Four good tracks, no net charge, three identified muons, no electron."""
+    good = selection.good_tracks(ev.Track)
+    cuts.require("four_tracks", ak.num(good) == 4)
+    cuts.require("zero_charge", selection.net_charge(good) == 0)
+    muons = selection.identified(good, "muonID", CUTS["muon_id"])
+    cuts.require("three_muons", selection.count(muons) >= CUTS["min_muons"])
+    # e+e- -> e+e-mu+mu- (51000 x the four-muon cross section) with one
+    # electron taken for a muon: the other electron is identified.
+    electrons = selection.identified(good, "electronID", CUTS["electron_id"])
+    cuts.require("no_electron", selection.count(electrons) == 0)
 
 
-class Candidates:
-    """Preselected events and their four dimuon candidates (one selection pass).
-
-    Attributes:
-        masks: Cut name -> chunk-long per-event mask (cumulative is up to the caller).
-        index: Chunk positions of the events surviving the event preselection.
-        m_mumu: Candidate dimuon masses (events x 4).
-        columns: Feature name -> candidate values (events x 4).
-        keep: Candidate mask after vetoes and the mass range (events x 4).
-        legs: The four candidate tracks for the systematics, (events x 4) of
-            Track records ordered (p0, p1, n0, n1).
-    """
-
-    def __init__(
-        self, events: Any, tracks: Any, photons: Any, index: np.ndarray[Any, Any] | None = None
-    ) -> None:
-        # With ``index`` the tracks and photons are those of the events at these
-        # chunk positions (those passing :func:`preselection`).
-        good = selection.good_tracks(tracks)
-        beam, her = selection.cm_frame(events)
-        if index is not None:
-            beam = beam[index]
-        ecms = np.sqrt(beam.E**2 - beam.px**2 - beam.py**2 - beam.pz**2)
-        legs_mu = selection.with_hypothesis(good, 13)
-        m4 = selection.sum_p4(legs_mu).mass
-        e_extra = selection.extra_energy(
-            photons, threshold=CUTS["photon_threshold"], beam=beam, her_direction=her
-        )
-        self.masks = {
-            **_shift_independent(good),
-            "four_track_mass": (m4 > ecms - CUTS["m4_low"]) & (m4 < ecms + CUTS["m4_high"]),
-            "no_extra_energy": e_extra < CUTS["extra_energy"],
-        }
-        presel = np.ones(len(good), dtype=bool)
-        for mask in self.masks.values():
-            presel &= ak.to_numpy(ak.fill_none(mask, False)).astype(bool)
-        self.index = np.flatnonzero(presel) if index is None else index[presel]
-        sel = good[presel]
-        order = ak.argsort(sel.charge, axis=1, ascending=False)  # p0, p1, n0, n1
-        self.legs = sel[order]
-        p4 = to_cm(selection.with_hypothesis(self.legs, 13), beam[presel], her)
-        self.m_mumu, self.columns = _candidate_columns(p4)
-        windows = selection.resonance_windows(VETOES, resolution=RESOLUTION, n_sigma=VETO_SIGMAS)
-        keep = selection.in_window(self.m_mumu, *HIST_RANGE)
-        for low, high in windows.values():
-            keep = keep & ~selection.in_window(self.m_mumu, low, high)
-        self.keep = keep
-
-
-def _shift_independent(good: Any) -> dict[str, Any]:
-    """The cuts that neither momentum nor photon-energy shifts change (per event)."""
-    muon = selection.identified(good, "muonID", CUTS["muon_id"])
-    return {
-        "four_tracks": ak.num(good) == 4,
-        "zero_charge": selection.net_charge(good) == 0,
-        "three_muons": selection.count(muon) >= CUTS["min_muons"],
-        # e+e- -> e+e-mu+mu- (51000 x the four-muon cross section) with one
-        # electron taken for a muon: the other electron is identified.
-        "no_electron": selection.count(
-            selection.identified(good, "electronID", CUTS["electron_id"])
-        )
-        == 0,
-    }
-
-
-def preselection(tracks: Any) -> dict[str, Any]:
-    """Chunk-long masks of the shift-independent cuts (the first four of the cutflow)."""
-    return _shift_independent(selection.good_tracks(tracks))
+def select(ev: EventView, cuts: Cuts) -> Result:
+    """Full four-muon reconstruction, no extra energy; every pairing is a candidate."""
+    good = selection.good_tracks(ev.Track)
+    beam, her = ev.cm_frame
+    ecms = np.sqrt(beam.E**2 - beam.px**2 - beam.py**2 - beam.pz**2)
+    m4 = selection.sum_p4(selection.with_hypothesis(good, 13)).mass
+    cuts.require("four_track_mass", (m4 > ecms - CUTS["m4_low"]) & (m4 < ecms + CUTS["m4_high"]))
+    e_extra = selection.extra_energy(
+        ev.Photon, threshold=CUTS["photon_threshold"], beam=beam, her_direction=her
+    )
+    cuts.require("no_extra_energy", e_extra < CUTS["extra_energy"])
+    at = cuts.event
+    legs = good[at][ak.argsort(good[at].charge, axis=1, ascending=False)]  # p0, p1, n0, n1
+    m_mumu, features = _candidate_columns(to_cm(selection.with_hypothesis(legs, 13), beam[at], her))
+    in_range = selection.in_window(m_mumu, *HIST_RANGE)
+    vetoed = selection.resonance_veto(m_mumu, VETOES, resolution=RESOLUTION, n_sigma=VETO_SIGMAS)
+    cuts.keep(in_range & vetoed, at=at)
+    muons = selection.identified(legs, "muonID", CUTS["muon_id"])
+    return Result(
+        events={"legs": legs, "muons": muons},
+        candidates={"m_mumu": m_mumu, **features},
+        at=at,
+    )
 
 
 def _unit(x: Any, y: Any, z: Any) -> tuple[Any, Any, Any]:
@@ -221,148 +165,69 @@ def _candidate_columns(p4: Any) -> tuple[Any, dict[str, Any]]:
     return jagged(masses), {k: jagged(v) for k, v in cols.items()}
 
 
-def build_candidates(events: Any, tracks: Any = None, photons: Any = None) -> Candidates:
-    """Run the selection on ``events`` (optionally with shifted tracks or photons)."""
-    return Candidates(
-        events,
-        events.Track if tracks is None else tracks,
-        events.Photon if photons is None else photons,
-    )
-
-
-def features(
-    events: Any,
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Classifier inputs of the candidates of preselected events, for ``belleflow train``.
-
-    Returns:
-        ``(X, m_mumu, truth)``: features (candidates x FEATURES), candidate
-        mass, and whether both legs come from the generated dark boson.
-    """
-    cands = build_candidates(events)
-    keep = ak.to_numpy(ak.flatten(cands.keep))
-    x = np.stack([ak.to_numpy(ak.flatten(cands.columns[f])) for f in FEATURES], axis=1)
-    m = ak.to_numpy(ak.flatten(cands.m_mumu))
-    truth = np.zeros(len(m), dtype=bool)
-    if len(cands.index) and "MCParticle" in events.fields:
-        parent = cands.legs.mc.parent.PDG
-        dark = ak.to_numpy(ak.fill_none(parent >= 9000000, False)).reshape(-1, 4)
-        truth = np.stack([dark[:, pa] & dark[:, 2 + na] for pa, na, _, _ in _PAIRINGS], axis=1)
-        truth = truth.reshape(-1)
-    return x[keep], m[keep], truth[keep]
-
-
-class FourMuonProcessor(ChannelProcessor):
-    """Four-muon selection, all dimuon pairings, classifier, systematics."""
-
-    histograms: ClassVar[dict[str, Any]] = {
-        "m_mumu": (hist.axis.Variable(mass_edges(), name="m_mumu", label="m(mu+mu-) [GeV]"),),
-    }
-    #: The whole search range stays blind in data until unblinding.
-    signal_windows: ClassVar[dict[str, Any]] = {"m_mumu": (MASS_RANGE,)}
-
-    def __init__(self, model: str | None = str(MODEL)) -> None:
-        self.model = model
-
-    def _score_cut(self, cands: Candidates) -> Any:
-        if not self.model:  # training: the selection without its classifier
-            return cands.keep
-        clf = shipped_classifier(self.model, "four_muon")
-        x = np.stack([ak.to_numpy(cands.columns[f]).reshape(-1) for f in clf.features], axis=1)
-        score = clf.predict(x).reshape(-1, 4) if len(x) else np.zeros((0, 4))
-        return cands.keep & ak.Array(score >= clf.threshold)
-
-    def process_chunk(self, events: Any, chunk: Any) -> None:
-        """Select four-muon events and fill every surviving dimuon pairing."""
-        # The expensive part (CM boosts of all photons, candidates, shifts)
-        # runs only on the events passing the shift-independent cuts.
-        for name, mask in preselection(events.Track).items():
-            chunk.cut(name, mask)
-        index = np.flatnonzero(chunk.cutflow.selection)
-        tracks, photons = events.Track[index], events.Photon[index]
-        cands = Candidates(events, tracks, photons, index)
-        for name in ("four_track_mass", "no_extra_energy"):
-            chunk.cut(name, selection.scatter(cands.masks[name], index, chunk.n_events))
-        passed = self._score_cut(cands)
-        has = np.zeros(chunk.n_events, dtype=bool)
-        has[cands.index] = ak.to_numpy(ak.any(passed, axis=1))
-        chunk.cut("candidate", has)
-        muons = selection.identified(cands.legs, "muonID", CUTS["muon_id"])
-        weights = systematics.weight_variations(
-            pid=cands.legs, pid_identified=muons, tracking=np.full(len(cands.index), 4)
-        )
-        systematics.fill_variations(
-            chunk,
-            "m_mumu",
-            {k: _to_chunk(v, cands.index, chunk.n_events, 1.0) for k, v in weights.items()},
-            m_mumu=_to_chunk(cands.m_mumu[passed], cands.index, chunk.n_events),
-        )
-        # Momentum and photon-energy scales move events across the cuts: rerun the selection.
-        for variation, s_tracks, s_photons in systematics.shift_variations(tracks, photons):
-            shifted = Candidates(events, s_tracks, s_photons, index)
-            values = shifted.m_mumu[self._score_cut(shifted)]
-            chunk.fill(
-                "m_mumu",
-                variation=variation,
-                m_mumu=_to_chunk(values, shifted.index, chunk.n_events),
-            )
-
-
-def _to_chunk(values: Any, index: np.ndarray[Any, Any], n: int, default: float = 0.0) -> Any:
-    """Values of the preselected events (flat or jagged) spread over the whole chunk.
-
-    Jagged values get empty lists for the other events, flat ones ``default``.
-    """
-    array = ak.Array(values) if not isinstance(values, ak.Array) else values
-    if array.ndim == 1:
-        full = np.full(n, default, dtype=np.float64)
-        full[index] = ak.to_numpy(array)
-        return full
-    counts = np.zeros(n, dtype=np.int64)
-    counts[index] = ak.to_numpy(ak.num(array, axis=1))
-    return ak.unflatten(ak.flatten(array, axis=1), counts)
-
-
-#: What ``belleflow train four_muon`` trains on: the Z' and S grids of the
-#: catalogue at a subset of masses, the main backgrounds of the skim.
-TRAINING = TrainingSpec(
-    version=1,
-    signal_masses=(0.212, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0),
-    backgrounds=("mumumumu", "eemumu", "mumutautau", "tautau", "mumu"),
-    signal_events=1500,
-    background_events=40000,
-    signal_efficiency=0.8,
-)
+def _truth(result: Result) -> Any:
+    """Per candidate: both legs come from the generated dark boson."""
+    parent = result.events["legs"].mc.parent.PDG
+    dark = ak.to_numpy(ak.fill_none(parent >= 9000000, False)).reshape(-1, 4)
+    return np.stack([dark[:, pa] & dark[:, 2 + na] for pa, na, _, _ in _PAIRINGS], axis=1)
 
 
 def _stat_model(signal_model: str) -> StatModel:
+    windows = selection.resonance_windows(VETOES, resolution=RESOLUTION, n_sigma=VETO_SIGMAS)
     return StatModel(
         channel="four_muon",
         observable="m_mumu",
         mass_range=MASS_RANGE,
-        vetoed=list(
-            selection.resonance_windows(VETOES, resolution=RESOLUTION, n_sigma=VETO_SIGMAS).values()
-        ),
+        vetoed=list(windows.values()),
         scan_step=1.0,
         resolution=RESOLUTION,
         signal_model=signal_model,
         window=2.0,
         units="sigma_B_fb",
         cl=0.9,
-        systematics=["pid", "tracking", "momentum_scale", "photon_energy_scale"],
         lumi_uncertainty=0.01,
     )
 
-
-#: One statistical model per signal model (the paper limits both); the
-#: channel hands the Z' one by default.
-STAT_MODELS = {model: _stat_model(model) for model in ("zprime_lmu_ltau", "muonphilic_scalar")}
 
 channel = Channel(
     name="four_muon",
     description="mu+mu- resonance in e+e- -> mu+mu-mu+mu- (Belle II PRD 109, 112015)",
     skim="lowmult",
     experiments=("Belle II",),
-    processor_class=FourMuonProcessor,
-    statistical_model=STAT_MODELS,
+    preselect=preselect,
+    select=select,
+    classifier=ClassifierStep(
+        model=Path(__file__).parent / "models" / "four_muon-v1.json",
+        features=FEATURES,
+        # The Z' and S grids of the catalogue at a subset of masses, the main
+        # backgrounds of the skim.
+        training=TrainingSpec(
+            version=1,
+            signal_masses=(0.212, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0),
+            backgrounds=("mumumumu", "eemumu", "mumutautau", "tautau", "mumu"),
+            signal_events=1500,
+            background_events=40000,
+            signal_efficiency=0.8,
+        ),
+        truth=_truth,
+        mass="m_mumu",
+        # The paper's candidate cut: mass range, vetoes and classifier together.
+        step="candidate",
+    ),
+    histograms=(
+        Histogram(
+            "m_mumu",
+            (resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label="m(mu+mu-) [GeV]"),),
+        ),
+    ),
+    systematics=(
+        systematics.pid("legs", identified="muons"),
+        systematics.tracking(4),
+        systematics.MOMENTUM_SCALE,
+        systematics.PHOTON_ENERGY_SCALE,
+    ),
+    # The whole search range stays blind in data until unblinding.
+    blind={"m_mumu": (MASS_RANGE,)},
+    # One statistical model per signal model (the paper limits both).
+    statistical_model={m: _stat_model(m) for m in ("zprime_lmu_ltau", "muonphilic_scalar")},
 )

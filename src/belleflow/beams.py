@@ -27,11 +27,18 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import awkward as ak
 import numpy as np
 import numpy.typing as npt
 import vector
 from particle import Particle
+
+from belleflow.lorentz import (
+    apply_matrix,
+    build,
+    components,
+    lab_to_cm_matrix,
+    lorentz_inverse,
+)
 
 __all__ = [
     "KEKB",
@@ -46,9 +53,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Metric signature in (px, py, pz, E) order, used to invert Lorentz matrices.
-_METRIC = (-1.0, -1.0, -1.0, 1.0)
-
 
 @functools.cache
 def electron_mass() -> float:
@@ -56,128 +60,6 @@ def electron_mass() -> float:
     m = Particle.from_pdgid(11).mass
     assert m is not None  # the electron mass is always known
     return float(m) / 1000.0
-
-
-# ----------------------------------------------------------------------------
-# Component helpers shared with belleflow.kinematics (private).
-# ----------------------------------------------------------------------------
-
-
-def _components(p4: Any) -> tuple[Any, Any, Any, Any]:
-    """Return ``(px, py, pz, E)`` of any supported Lorentz-vector container."""
-    try:
-        return p4.px, p4.py, p4.pz, p4.E
-    except AttributeError:
-        msg = (
-            f"expected a Momentum4D vector (vector.obj, vector.array or awkward array "
-            f"with vector behaviour), got {type(p4).__name__}"
-        )
-        raise TypeError(msg) from None
-
-
-def _pick_template(*values: Any) -> Any:
-    """Choose the container kind of a result: awkward > numpy vector > object."""
-    for v in values:
-        if isinstance(v, ak.Array):
-            return v
-    for v in values:
-        if isinstance(v, vector.VectorNumpy):
-            return v
-    return values[0]
-
-
-def _build(template: Any, px: Any, py: Any, pz: Any, e: Any) -> Any:
-    """Build a Momentum4D of the same kind as ``template`` from components."""
-    if isinstance(template, ak.Array):
-        behavior = template.behavior
-        if behavior is None or "Momentum4D" not in behavior:
-            behavior = vector.backends.awkward.behavior
-        return ak.zip(
-            {"px": px, "py": py, "pz": pz, "E": e}, with_name="Momentum4D", behavior=behavior
-        )
-    if isinstance(template, vector.VectorNumpy):
-        return vector.array(
-            {
-                "px": np.asarray(px, dtype=np.float64),
-                "py": np.asarray(py, dtype=np.float64),
-                "pz": np.asarray(pz, dtype=np.float64),
-                "E": np.asarray(e, dtype=np.float64),
-            }
-        )
-    return vector.obj(px=float(px), py=float(py), pz=float(pz), E=float(e))
-
-
-def _apply(matrix: Any, comps: tuple[Any, Any, Any, Any]) -> tuple[Any, Any, Any, Any]:
-    """Apply a 4x4 matrix (numbers or per-event arrays as entries) to components."""
-    px, py, pz, e = comps
-    rows = tuple(m[0] * px + m[1] * py + m[2] * pz + m[3] * e for m in matrix)
-    return rows[0], rows[1], rows[2], rows[3]
-
-
-def _matmul(a: Any, b: Any) -> list[list[Any]]:
-    """Product of two 4x4 matrices given as nested sequences (entries may be arrays)."""
-    return [[sum(a[i][k] * b[k][j] for k in range(4)) for j in range(4)] for i in range(4)]
-
-
-def _lorentz_inverse(m: Any) -> list[list[Any]]:
-    """Exact inverse of a Lorentz matrix: ``g m^T g`` with g = diag(-1, -1, -1, 1)."""
-    return [[_METRIC[i] * _METRIC[j] * m[j][i] for j in range(4)] for i in range(4)]
-
-
-def _boost_matrix(bx: Any, by: Any, bz: Any) -> list[list[Any]]:
-    """Matrix of the boost *into* the frame moving with velocity beta = (bx, by, bz).
-
-    ``E' = gamma (E - beta.p)``, ``p' = p + (gamma^2/(gamma+1) beta.p - gamma E) beta``.
-    ``gamma^2/(gamma+1)`` equals ``(gamma-1)/beta^2`` but is regular at beta = 0.
-    """
-    b = (bx, by, bz)
-    gamma = 1.0 / np.sqrt(1.0 - (bx * bx + by * by + bz * bz))
-    k = gamma * gamma / (gamma + 1.0)
-    m: list[list[Any]] = [[None] * 4 for _ in range(4)]
-    for i in range(3):
-        for j in range(3):
-            m[i][j] = k * b[i] * b[j] + (1.0 if i == j else 0.0)
-        m[i][3] = -gamma * b[i]
-        m[3][i] = -gamma * b[i]
-    m[3][3] = gamma
-    return m
-
-
-def _rotation_to_z(ux: Any, uy: Any, uz: Any) -> list[list[Any]]:
-    """4x4 matrix of the smallest rotation taking the direction (ux, uy, uz) onto +z.
-
-    Rodrigues' formula with ``a = u x z = (uy, -ux, 0)`` and ``c = u.z``:
-    ``R = c 1 + [a]_x + a a^T / (1 + c)`` (undefined only for u = -z).
-    """
-    norm = np.sqrt(ux * ux + uy * uy + uz * uz)
-    ux, uy, uz = ux / norm, uy / norm, uz / norm
-    ax, ay = uy, -ux
-    c = uz
-    f = 1.0 / (1.0 + c)
-    return [
-        [c + ax * ax * f, ax * ay * f, ay, 0.0],
-        [ax * ay * f, c + ay * ay * f, -ax, 0.0],
-        [-ay, ax, c, 0.0],
-        [0.0, 0.0, 0.0, 1.0],
-    ]
-
-
-def _lab_to_cm(
-    beam: tuple[Any, Any, Any, Any],
-    reference: tuple[Any, Any, Any, Any] | None,
-) -> list[list[Any]]:
-    """Lab -> CM matrix for a beam sum ``beam`` (components, numbers or arrays).
-
-    Boost by ``-beta`` of ``beam``; if ``reference`` (the e- four-momentum, or a
-    light-like ``(n, 1)`` along its direction) is given, then rotate so that its
-    CM-frame direction is +z.
-    """
-    px, py, pz, e = beam
-    boost = _boost_matrix(px / e, py / e, pz / e)
-    if reference is None:
-        return boost
-    rx, ry, rz, _ = _apply(boost, reference)
-    return _matmul(_rotation_to_z(rx, ry, rz), boost)
 
 
 # ----------------------------------------------------------------------------
@@ -286,7 +168,7 @@ class Machine:
     def lab_to_cm_matrix(self) -> FloatArray:
         """Lab -> CM Lorentz matrix, numpy (4, 4), acting on (px, py, pz, E) columns."""
         m = np.array(
-            _lab_to_cm(_components(self.beam_p4), _components(self.her_p4)), dtype=np.float64
+            lab_to_cm_matrix(components(self.beam_p4), components(self.her_p4)), dtype=np.float64
         )
         m.flags.writeable = False
         return m
@@ -294,7 +176,7 @@ class Machine:
     @functools.cached_property
     def cm_to_lab_matrix(self) -> FloatArray:
         """CM -> lab Lorentz matrix, the exact inverse of :attr:`lab_to_cm_matrix`."""
-        m = np.array(_lorentz_inverse(self.lab_to_cm_matrix), dtype=np.float64)
+        m = np.array(lorentz_inverse(self.lab_to_cm_matrix), dtype=np.float64)
         m.flags.writeable = False
         return m
 
@@ -317,16 +199,16 @@ def _transform(matrix: FloatArray, p4: Any) -> Any:
             cols = np.ascontiguousarray(raw).view(np.float64).reshape(-1, 4)
             out = np.ascontiguousarray(cols @ matrix.T)
             return vector.MomentumNumpy4D(out.view(dtype).reshape(raw.shape))
-        comps = tuple(np.ascontiguousarray(c) for c in _components(p4))
-        return _build(p4, *_apply(matrix.tolist(), (comps[0], comps[1], comps[2], comps[3])))
-    return _build(p4, *_apply(matrix.tolist(), _components(p4)))
+        comps = tuple(np.ascontiguousarray(c) for c in components(p4))
+        return build(p4, *apply_matrix(matrix.tolist(), (comps[0], comps[1], comps[2], comps[3])))
+    return build(p4, *apply_matrix(matrix.tolist(), components(p4)))
 
 
 def _apply_arrays(
     matrix: FloatArray, px: npt.ArrayLike, py: npt.ArrayLike, pz: npt.ArrayLike, e: npt.ArrayLike
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     comps = tuple(np.asarray(c, dtype=np.float64) for c in (px, py, pz, e))
-    out = _apply(matrix.tolist(), (comps[0], comps[1], comps[2], comps[3]))
+    out = apply_matrix(matrix.tolist(), (comps[0], comps[1], comps[2], comps[3]))
     return (
         np.asarray(out[0], dtype=np.float64),
         np.asarray(out[1], dtype=np.float64),

@@ -9,7 +9,8 @@ stated fraction of every data sample's luminosity) it
 3. computes every channel's limits on the same cluster;
 4. summarises: per channel and signal model, the mass range and the best and
    worst expected and observed limits in the paper's units, and the largest
-   local significance.
+   local significance;
+5. writes the HTML report of everything, ``OUT/report.html``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from typing import Any
 from belleflow.catalogue import DATA_ROOT_ENV, default_catalogue_path, load_catalogue
 from belleflow.channels import available_channels
 from belleflow.engine import run_channels
+from belleflow.engine.executors import local_cluster
 from belleflow.generation.production import produce
 from belleflow.limits import compute_channel_limits
+from belleflow.report import write_report
 
 __all__ = ["DemoResult", "SummaryRow", "run_demo"]
 
@@ -62,6 +65,7 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     complete: bool = True
+    report: Path | None = None
 
 
 @contextlib.contextmanager
@@ -78,7 +82,7 @@ def _data_root(path: Path) -> Iterator[None]:
             os.environ[DATA_ROOT_ENV] = old
 
 
-def _summary(channel: str, result: Any, directory: Path) -> SummaryRow:
+def _summary(channel: str, result: Any) -> SummaryRow:
     points = result.converted
     # A blinded scan has no observation: its "observed" limits are Asimov ones.
     observed = (
@@ -103,7 +107,8 @@ def _summary(channel: str, result: Any, directory: Path) -> SummaryRow:
         observed_worst=max(observed, default=math.nan),
         max_local_z=g.z_local,
         max_local_z_mass=g.mass,
-        directory=directory,
+        # Where limits.json is: CHANNEL/ for one model, CHANNEL/<model>/ for several.
+        directory=result.files["json"].parent,
         blinded=result.model.blinded,
     )
 
@@ -119,7 +124,7 @@ def run_demo(
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
-    """Generate (if missing), run every channel, compute limits, summarise.
+    """Generate (if missing), run every channel, compute limits, summarise, write the report.
 
     Args:
         catalogue: Catalogue to use (default: the embedded ``datasets/demo.yaml``).
@@ -155,9 +160,8 @@ def run_demo(
     )
     with (
         _data_root(root),
-        distributed.LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n_workers, threads_per_worker=1, dashboard_address=":0"
-        ) as cluster,
+        # The engine's cluster: scheduler, workers and dashboard on 127.0.0.1 only.
+        local_cluster(n_workers, dashboard_address="127.0.0.1:0") as cluster,
         distributed.Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         start = time.perf_counter()
@@ -176,10 +180,15 @@ def run_demo(
         for name in names:
             try:
                 for limits in compute_channel_limits(name, out_dir, client=client):
-                    result.rows.append(_summary(name, limits, out_dir / name))
+                    result.rows.append(_summary(name, limits))
             except (ValueError, TypeError, OSError) as err:
                 # One channel's statistics must not hide the others' results.
                 result.failures[name] = f"{type(err).__name__}: {err}"
                 echo(f"{name}: limits failed: {err}")
         result.timings["limits"] = time.perf_counter() - start
+    start = time.perf_counter()
+    ran = [n for n in names if (out_dir / n / "report.json").exists()]
+    if ran:
+        result.report = write_report(out_dir, ran)
+    result.timings["report"] = time.perf_counter() - start
     return result

@@ -26,14 +26,14 @@ import numpy as np
 from particle import Particle
 from particle.particle import InvalidParticle, ParticleNotFound
 
-from belleflow.beams import (
-    Machine,
-    _apply,
-    _build,
-    _components,
-    _lab_to_cm,
-    _lorentz_inverse,
-    _pick_template,
+from belleflow.beams import Machine
+from belleflow.lorentz import (
+    apply_matrix,
+    build,
+    components,
+    lab_to_cm_matrix,
+    lorentz_inverse,
+    pick_template,
 )
 
 __all__ = [
@@ -83,12 +83,12 @@ def beam_p4(beam: Machine | Any) -> Any:
     """
     if isinstance(beam, Machine):
         return beam.beam_p4
-    _components(beam)  # validates
+    components(beam)  # validates
     return beam
 
 
 def _beam_components(beam: Machine | Any) -> tuple[Any, Any, Any, Any]:
-    return _components(beam_p4(beam))
+    return components(beam_p4(beam))
 
 
 def _reference(beam: Machine | Any, her_direction: Direction) -> tuple[Any, Any, Any, Any]:
@@ -97,9 +97,9 @@ def _reference(beam: Machine | Any, her_direction: Direction) -> tuple[Any, Any,
         if her_direction is not None:
             msg = "her_direction is only for per-event beams; a Machine defines its own"
             raise ValueError(msg)
-        return _components(beam.her_p4)
+        return components(beam.her_p4)
     if isinstance(her_direction, Machine):
-        return _components(her_direction.her_p4)
+        return components(her_direction.her_p4)
     nx, ny, nz = (0.0, 0.0, 1.0) if her_direction is None else her_direction
     n = math.sqrt(nx * nx + ny * ny + nz * nz)
     return nx / n, ny / n, nz / n, 1.0  # light-like
@@ -107,7 +107,7 @@ def _reference(beam: Machine | Any, her_direction: Direction) -> tuple[Any, Any,
 
 def _boost_to_cm(p4: Any, beam: Machine | Any) -> tuple[Any, Any, Any, Any]:
     """Components of ``p4`` boosted to the CM frame (no rotation)."""
-    return _apply(_lab_to_cm(_beam_components(beam), None), _components(p4))
+    return apply_matrix(lab_to_cm_matrix(_beam_components(beam), None), components(p4))
 
 
 def invariant_mass(*p4s: Any) -> Any:
@@ -123,7 +123,7 @@ def invariant_mass(*p4s: Any) -> Any:
     if not p4s:
         msg = "invariant_mass needs at least one four-vector"
         raise ValueError(msg)
-    comps = [_components(p) for p in p4s]
+    comps = [components(p) for p in p4s]
     total = [sum(c[i] for c in comps) for i in range(4)]
     return _sqrt0(_m2(*total))
 
@@ -131,14 +131,14 @@ def invariant_mass(*p4s: Any) -> Any:
 def recoil(p4: Any, beam: Machine | Any) -> Any:
     """Recoil four-vector ``beam - p4`` in the lab."""
     b = _beam_components(beam)
-    c = _components(p4)
-    return _build(_pick_template(p4, beam), *(b[i] - c[i] for i in range(4)))
+    c = components(p4)
+    return build(pick_template(p4, beam), *(b[i] - c[i] for i in range(4)))
 
 
 def recoil_mass2(p4: Any, beam: Machine | Any) -> Any:
     """Squared recoil mass (basf2 ``m2Recoil``), can be negative from resolution."""
     b = _beam_components(beam)
-    c = _components(p4)
+    c = components(p4)
     return _m2(*(b[i] - c[i] for i in range(4)))
 
 
@@ -164,7 +164,7 @@ def recoil_mass(p4: Any, beam: Machine | Any) -> Any:
 
 
 def _sum_visible(visible: Any) -> tuple[Any, Any, Any, Any]:
-    comps = _components(visible)
+    comps = components(visible)
     if isinstance(visible, ak.Array) and visible.ndim > 1:
         return (
             ak.sum(comps[0], axis=-1),
@@ -183,7 +183,7 @@ def missing_p4(visible: Any, beam: Machine | Any) -> Any:
     """
     v = _sum_visible(visible)
     b = _beam_components(beam)
-    return _build(_pick_template(visible, beam), *(b[i] - v[i] for i in range(4)))
+    return build(pick_template(visible, beam), *(b[i] - v[i] for i in range(4)))
 
 
 def missing_mass2(visible: Any, beam: Machine | Any) -> Any:
@@ -197,8 +197,8 @@ def missing_energy_cm(visible: Any, beam: Machine | Any) -> Any:
     """Missing energy in the CM frame, ``sqrt(s) - E*_visible``."""
     v = _sum_visible(visible)
     bc = _beam_components(beam)
-    lab_to_cm = _lab_to_cm(bc, None)
-    e_vis = _apply(lab_to_cm, v)[3]
+    lab_to_cm = lab_to_cm_matrix(bc, None)
+    e_vis = apply_matrix(lab_to_cm, v)[3]
     return _sqrt0(_m2(*bc)) - e_vis
 
 
@@ -214,8 +214,8 @@ def to_cm(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
     if isinstance(beam, Machine):
         _reference(beam, her_direction)  # rejects her_direction
         return beam.to_cm(p4)
-    m = _lab_to_cm(_beam_components(beam), _reference(beam, her_direction))
-    return _build(_pick_template(p4, beam), *_apply(m, _components(p4)))
+    m = lab_to_cm_matrix(_beam_components(beam), _reference(beam, her_direction))
+    return build(pick_template(p4, beam), *apply_matrix(m, components(p4)))
 
 
 def to_lab(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
@@ -223,20 +223,20 @@ def to_lab(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any
     if isinstance(beam, Machine):
         _reference(beam, her_direction)
         return beam.to_lab(p4)
-    m = _lab_to_cm(_beam_components(beam), _reference(beam, her_direction))
-    return _build(_pick_template(p4, beam), *_apply(_lorentz_inverse(m), _components(p4)))
+    m = lab_to_cm_matrix(_beam_components(beam), _reference(beam, her_direction))
+    return build(pick_template(p4, beam), *apply_matrix(lorentz_inverse(m), components(p4)))
 
 
 def cos_theta_cm(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
     """Cosine of the CM polar angle to the e- beam axis."""
-    c = _components(to_cm(p4, beam, her_direction))
+    c = components(to_cm(p4, beam, her_direction))
     with np.errstate(invalid="ignore", divide="ignore"):
         return c[2] / np.sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
 
 
 def theta_cm(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
     """CM polar angle (rad) to the e- beam axis."""
-    c = _components(to_cm(p4, beam, her_direction))
+    c = components(to_cm(p4, beam, her_direction))
     return np.arctan2(np.sqrt(c[0] * c[0] + c[1] * c[1]), c[2])
 
 
@@ -326,5 +326,5 @@ def with_mass(p4: Any, m: Any) -> Any:
         >>> round(float(t.mass), 6)
         0.105658
     """
-    px, py, pz, _ = _components(p4)
-    return _build(p4, px, py, pz, np.sqrt(px * px + py * py + pz * pz + m * m))
+    px, py, pz, _ = components(p4)
+    return build(p4, px, py, pz, np.sqrt(px * px + py * py + pz * pz + m * m))

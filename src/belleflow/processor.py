@@ -3,9 +3,12 @@
 Following coffea, a channel's processor is a stateless bundle: for each chunk
 of events it returns plain dictionaries whose leaves are ``hist.Hist``,
 NumPy arrays and numbers, so that the outputs of all chunks merge by
-addition (``coffea.processor.accumulate``). A channel module is short: it
-declares a :class:`Channel` and subclasses :class:`ChannelProcessor`, which
-supplies the plumbing.
+addition (``coffea.processor.accumulate``). A channel is a declaration, a
+:class:`Channel` (``docs/writing-a-channel.md``); :class:`DeclaredProcessor`
+turns it into the processor: preselection, selection steps as the cutflow,
+classifier, fills, weight variations, shifts (simulation only) and blinding.
+A hand-written :class:`ChannelProcessor` subclass (``processor_class=``)
+remains possible for tools and tests.
 
 The output of :meth:`ChannelProcessor.process` for a chunk (and merged
 over chunks) is *raw*::
@@ -56,7 +59,10 @@ Example:
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import hashlib
+import inspect
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -65,7 +71,14 @@ import hist
 import numpy as np
 from coffea.processor import ProcessorABC
 
+from belleflow.cuts import Cuts, event_mask
+from belleflow.limits.model import StatModel
+from belleflow.limits.model import Systematic as ModelSystematic
 from belleflow.naming import NOMINAL
+from belleflow.selection import scatter
+from belleflow.spec import ClassifierStep, EventView, Histogram, Result
+from belleflow.systematics import Shift, Systematic, WeightVariation
+from belleflow.training.evaluate import shipped_classifier
 
 __all__ = [
     "SAMPLE_METADATA_KEYS",
@@ -73,6 +86,7 @@ __all__ = [
     "ChannelProcessor",
     "ChunkContext",
     "Cutflow",
+    "DeclaredProcessor",
     "book_histogram",
     "chunk_key",
     "finalise_histogram",
@@ -89,39 +103,6 @@ Window = tuple[float, float]
 def chunk_key(filename: str, start: int, stop: int) -> str:
     """The accounting key of one chunk: ``"filename|start|stop"``."""
     return f"{filename}|{start}|{stop}"
-
-
-@dataclass(frozen=True)
-class Channel:
-    """Declarative description of a dark-sector channel.
-
-    Attributes:
-        name: Channel name (as registered in the ``belleflow.channels`` entry points).
-        description: One line for ``belleflow channels``.
-        skim: Catalogue skim whose samples the channel reads.
-        experiments: Experiments whose samples it runs on (``"Belle"``, ``"Belle II"``).
-        processor_class: The :class:`ChannelProcessor` subclass.
-        options: Keyword arguments for ``processor_class`` (part of the run's
-            configuration hash).
-        statistical_model: Description the limit backend uses (opaque here).
-        signal_region_cut: The cut of the cutflow that defines the signal
-            region (``None``: the last cut). While a run is blinded, the data
-            cutflow stops at the cut before it, so that no output counts data
-            events in the signal region.
-    """
-
-    name: str
-    description: str
-    skim: str
-    experiments: tuple[str, ...]
-    processor_class: type[ChannelProcessor]
-    options: Mapping[str, Any] = field(default_factory=dict)
-    statistical_model: Any | None = None
-    signal_region_cut: str | None = None
-
-    def make_processor(self) -> ChannelProcessor:
-        """A fresh processor instance for one run."""
-        return self.processor_class(**self.options)
 
 
 def book_histogram(
@@ -240,7 +221,7 @@ class ChunkContext:
         self.cutflow = Cutflow(self.weights)
         self.histograms = {
             name: book_histogram(axes, label=name, first="dataset")
-            for name, axes in processor.histograms.items()
+            for name, axes in processor.histogram_axes().items()
         }
 
     def cut(self, name: str, mask: Any) -> np.ndarray[Any, Any]:
@@ -354,6 +335,14 @@ class ChannelProcessor(ProcessorABC):  # type: ignore[misc]
             chunk: Sample information, cutflow, and ``fill``.
         """
 
+    def histogram_axes(self) -> Mapping[str, Sequence[hist.axis.AxesMixin]]:
+        """Histogram name -> observable axes (default :attr:`histograms`)."""
+        return self.histograms
+
+    def windows(self) -> Mapping[str, Sequence[Window]]:
+        """Observable -> blinded windows (default :attr:`signal_windows`)."""
+        return self.signal_windows
+
     def in_signal_window(self, columns: Mapping[str, np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
         """Which filled values fall inside a declared signal window.
 
@@ -367,7 +356,7 @@ class ChannelProcessor(ProcessorABC):  # type: ignore[misc]
         """
         n = len(next(iter(columns.values()))) if columns else 0
         inside = np.zeros(n, dtype=bool)
-        for observable, windows in self.signal_windows.items():
+        for observable, windows in self.windows().items():
             if observable not in columns:
                 continue
             column = columns[observable]
@@ -384,6 +373,316 @@ class ChannelProcessor(ProcessorABC):  # type: ignore[misc]
     def postprocess(self, accumulator: Any) -> Any:
         """Nothing to do here: the engine scales with :func:`finalise_output`."""
         return accumulator
+
+
+class _Selected(Mapping[str, Any]):
+    """A pass's columns at its selected events and candidates, masked on first use."""
+
+    def __init__(self, channel: str, result: Result, cuts: Cuts) -> None:
+        self._result = result
+        if result.at is not None and np.any(cuts.event & ~result.at):
+            msg = f"channel {channel!r}: Result.at excludes events that pass every cut"
+            raise ValueError(msg)
+        self._event = cuts.event if result.at is None else cuts.event[result.at]
+        candidates = cuts.selected_candidates()
+        self._candidates = None if candidates is None else candidates[cuts.event]
+        self._cache: dict[str, Any] = {}
+        self.n = int(np.count_nonzero(self._event))
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._cache:
+            result = self._result
+            if name in result.candidates:
+                values = result.candidates[name][self._event]
+                if self._candidates is not None:
+                    values = values[self._candidates]
+            elif name in result.events:
+                values = result.events[name][self._event]
+            else:
+                known = sorted({*result.events, *result.candidates})
+                msg = f"the selection returns no column {name!r} (columns: {known})"
+                raise KeyError(msg)
+            self._cache[name] = values
+        return self._cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._result.events, **self._result.candidates})
+
+    def __len__(self) -> int:
+        return len({**self._result.events, **self._result.candidates})
+
+
+def _flat(values: Any) -> np.ndarray[Any, Any]:
+    """A per-candidate column (jagged, or a regular NumPy array) as one flat array."""
+    if isinstance(values, np.ndarray):
+        return values.reshape(-1)
+    return np.asarray(ak.to_numpy(ak.flatten(values, axis=None)))
+
+
+def _candidates_at(channel: str, cuts: Cuts, result: Result) -> Any:
+    """The selected candidates of the events the result's columns are given for."""
+    candidates = cuts.selected_candidates()
+    if candidates is None:
+        msg = f"channel {channel!r}: the classifier needs candidate cuts"
+        raise ValueError(msg)
+    return candidates if result.at is None else candidates[result.at]
+
+
+class DeclaredProcessor(ChannelProcessor):
+    """The processor of a declared :class:`Channel`: the framework's side of a channel.
+
+    Per chunk: the preselection on every event, the selection and the
+    classifier on the preselected ones (the cutflow records every step),
+    nominal and weight-varied fills of the events and candidates that pass
+    them all; for simulation, the selection again under each shift.
+
+    Args:
+        channel: The declaration.
+        classify: Apply the classifier (False: the selection without it, for training).
+    """
+
+    def __init__(self, channel: Channel, *, classify: bool = True) -> None:
+        if channel.select is None:
+            msg = f"channel {channel.name!r} declares no select"
+            raise ValueError(msg)
+        self.channel = channel
+        self.classify = classify
+
+    def histogram_axes(self) -> Mapping[str, Sequence[hist.axis.AxesMixin]]:
+        """The declared histograms."""
+        return {h.name: h.axes for h in self.channel.histograms}
+
+    def windows(self) -> Mapping[str, Sequence[Window]]:
+        """The declared blinded windows."""
+        return self.channel.blind
+
+    def preselected(self, events: Any) -> tuple[Cuts, np.ndarray[Any, Any], EventView]:
+        """The preselection's cuts, the positions of the events passing it and their view."""
+        view = EventView(events)
+        cuts = Cuts(len(events))
+        if self.channel.preselect is not None:
+            self.channel.preselect(view, cuts)
+        index = np.flatnonzero(cuts.event)
+        return cuts, index, view.subset(index)
+
+    def select(self, view: EventView) -> tuple[Cuts, Result | None]:
+        """One selection pass (and the classifier) over ``view``; no result: nothing to fill."""
+        assert self.channel.select is not None  # checked in __init__
+        cuts = Cuts(len(view))
+        result = self.channel.select(view, cuts)
+        step = self.channel.classifier
+        if step is not None and self.classify:
+            if result is None:
+                cuts.require(step.step, np.zeros(len(view), dtype=bool))
+            else:
+                cuts.require(step.step, self._classifier_cut(step, cuts, result), at=result.at)
+        return cuts, result
+
+    def _classifier_cut(self, step: ClassifierStep, cuts: Cuts, result: Result) -> Any:
+        """Per candidate: passes every candidate cut and scores above the working point."""
+        model = shipped_classifier(step.model, self.channel.name)
+        candidates = _candidates_at(self.channel.name, cuts, result)
+        selected = event_mask(ak.flatten(candidates))
+        passed = np.zeros(len(selected), dtype=bool)
+        if selected.any():
+            # Only the candidates that can still pass are evaluated.
+            x = np.stack([_flat(result.candidates[f]) for f in model.features], axis=1)
+            x = np.asarray(x[selected], dtype=np.float64)
+            passed[selected] = model.predict(x) >= model.threshold
+        return ak.unflatten(passed, ak.num(candidates, axis=1))
+
+    def process_chunk(self, events: Any, chunk: ChunkContext) -> None:
+        """Preselect, select, classify, fill; weight variations and shifts for simulation."""
+        pre, index, view = self.preselected(events)
+        for name, mask in pre.steps.items():
+            chunk.cut(name, mask)
+        cuts, result = self.select(view)
+        for name, mask in cuts.steps.items():
+            chunk.cut(name, scatter(mask, index, chunk.n_events))
+        simulated = chunk.kind != "data"
+        self._fill(chunk, index, cuts, result, NOMINAL, vary=simulated)
+        if not simulated:
+            return  # data is what was recorded: no variation, no shifted selection
+        for shift in self.channel.shifts:
+            for variation, factor in shift.variations():
+                shifted = self.select(view.shift(shift.collection, shift.apply, factor))
+                self._fill(chunk, index, *shifted, variation)
+
+    def _fill(
+        self,
+        chunk: ChunkContext,
+        index: np.ndarray[Any, Any],
+        cuts: Cuts,
+        result: Result | None,
+        variation: str,
+        *,
+        vary: bool = False,
+    ) -> None:
+        if result is None:
+            return
+        mask = scatter(cuts.event, index, chunk.n_events)
+        columns = _Selected(self.channel.name, result, cuts)
+        histograms = self.channel.histograms
+        if variation != NOMINAL:
+            histograms = tuple(h for h in histograms if h.varied)
+        values = {h.name: {a: columns[h.column(a)] for a in h.axis_names} for h in histograms}
+        for h in histograms:
+            chunk.fill(h.name, mask=mask, variation=variation, **values[h.name])
+        if not vary:
+            return
+        for systematic in self.channel.weight_variations:
+            for name, factor in systematic.weights(columns, columns.n).items():
+                for h in histograms:
+                    if h.varied:
+                        chunk.fill(
+                            h.name, mask=mask, variation=name, weight=factor, **values[h.name]
+                        )
+
+    def training_candidates(
+        self, events: Any
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Classifier inputs of the selected candidates, for ``belleflow train``.
+
+        Returns:
+            ``(X, mass, truth)``: features (candidates x features), the
+            candidates' search observable and whether they are the generated
+            signal (MC truth; False without it).
+        """
+        step = self.channel.classifier
+        if step is None:
+            msg = f"channel {self.channel.name!r} declares no classifier"
+            raise ValueError(msg)
+        _, index, view = self.preselected(events)
+        cuts, result = DeclaredProcessor(self.channel, classify=False).select(view)
+        if result is None:
+            return np.zeros((0, len(step.features))), np.zeros(0), np.zeros(0, dtype=bool)
+        candidates = _candidates_at(self.channel.name, cuts, result)
+        selected = event_mask(ak.flatten(candidates))
+        x = np.stack([_flat(result.candidates[f]) for f in step.features], axis=1)
+        mass = _flat(result.candidates[step.mass])
+        truth = np.zeros(len(selected), dtype=bool)
+        if len(index) and "MCParticle" in events.fields:
+            truth = event_mask(_flat(step.truth(result)))
+        return np.asarray(x[selected], dtype=np.float64), mass[selected], truth[selected]
+
+
+#: A channel's preselection: cheap cuts that no systematic shift changes.
+Preselection = Callable[[EventView, Cuts], None]
+#: A channel's selection: the remaining cuts and the columns to fill (None:
+#: no event left, nothing to fill).
+SelectionFunction = Callable[[EventView, Cuts], Result | None]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """The declaration of a dark-sector channel: everything a run and the limits need.
+
+    A channel declares what the paper does; the framework
+    (:class:`DeclaredProcessor`) does the rest: it runs ``preselect`` once
+    per chunk and ``select`` on the preselected events, records each
+    :meth:`Cuts.require <belleflow.cuts.Cuts.require>` as a cutflow step,
+    applies the classifier, fills ``histograms`` with the events and
+    candidates that pass every step, fills the weight variations, reruns
+    ``select`` under each shift (never for data), and blinds data inside
+    ``blind``. ``docs/writing-a-channel.md`` walks through one.
+
+    Attributes:
+        name: Channel name (as registered in the ``belleflow.channels`` entry points).
+        description: One line for ``belleflow channels``.
+        skim: Catalogue skim whose samples the channel reads.
+        experiments: Experiments whose samples it runs on (``"Belle"``, ``"Belle II"``).
+        processor_class: A hand-written :class:`ChannelProcessor` subclass
+            instead of ``select`` (default: :class:`DeclaredProcessor`).
+        options: Keyword arguments for ``processor_class`` (part of the run's
+            configuration hash; for a declared channel, the hash of its module).
+        preselect: The cuts that no shift changes (run once per chunk, on
+            every event); None: none.
+        select: The rest of the selection, on the preselected events; returns
+            the columns to fill.
+        histograms: The histograms filled from the columns.
+        systematics: Weight variations and shifts (simulation only). The
+            statistical models list them (do not repeat them there).
+        classifier: The classifier cut, after ``select`` (None: no classifier).
+        blind: Observable -> windows ``(low, high)``: data values inside are
+            not filled unless the run is unblinded.
+        statistical_model: One :class:`~belleflow.limits.model.StatModel` or
+            a mapping of them; their ``systematics`` are set from ``systematics``.
+        signal_region_cut: The cut of the cutflow that defines the signal
+            region (``None``: the last cut). While a run is blinded, the data
+            cutflow stops at the cut before it, so that no output counts data
+            events in the signal region.
+    """
+
+    name: str
+    description: str
+    skim: str
+    experiments: tuple[str, ...]
+    # The hand-written form's fields first: Channel(name, description, skim, experiments, cls).
+    processor_class: type[ChannelProcessor] = DeclaredProcessor
+    options: Mapping[str, Any] = field(default_factory=dict)
+    statistical_model: Any | None = None
+    signal_region_cut: str | None = None
+    preselect: Preselection | None = None
+    select: SelectionFunction | None = None
+    histograms: tuple[Histogram, ...] = ()
+    systematics: tuple[Systematic, ...] = ()
+    classifier: ClassifierStep | None = None
+    blind: Mapping[str, Sequence[Window]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        declared = self.processor_class is DeclaredProcessor
+        if (self.select is None) == declared:
+            msg = f"channel {self.name!r} declares either select or processor_class, not both"
+            raise ValueError(msg)
+        if self.select is None:
+            return
+        # The engine hashes processor_class's source and options into the run's
+        # configuration: the declaration's module stands for the channel.
+        object.__setattr__(self, "options", {"declaration": _module_hash(self.select)})
+        object.__setattr__(self, "statistical_model", self._with_systematics())
+
+    def make_processor(self) -> ChannelProcessor:
+        """A fresh processor instance for one run."""
+        if self.select is not None:
+            return DeclaredProcessor(self)
+        return self.processor_class(**self.options)
+
+    @property
+    def weight_variations(self) -> tuple[WeightVariation, ...]:
+        """The declared weight variations."""
+        return tuple(s for s in self.systematics if isinstance(s, WeightVariation))
+
+    @property
+    def shifts(self) -> tuple[Shift, ...]:
+        """The declared shifts."""
+        return tuple(s for s in self.systematics if isinstance(s, Shift))
+
+    def _with_systematics(self) -> Any:
+        declared = [ModelSystematic(name=s.name) for s in self.systematics]
+
+        def complete(model: Any) -> Any:
+            if not isinstance(model, StatModel):
+                return model
+            if model.systematics and list(model.systematics) != declared:
+                msg = (
+                    f"channel {self.name!r}: statistical model {model.signal_model!r} lists "
+                    "other systematics than Channel.systematics (leave them out)"
+                )
+                raise ValueError(msg)
+            return model.model_copy(update={"systematics": declared})
+
+        if isinstance(self.statistical_model, Mapping):
+            return {key: complete(m) for key, m in self.statistical_model.items()}
+        return complete(self.statistical_model)
+
+
+def _module_hash(function: Callable[..., Any]) -> str:
+    module = sys.modules.get(function.__module__)
+    try:
+        source = inspect.getsource(module) if module is not None else function.__qualname__
+    except (OSError, TypeError):
+        source = f"{function.__module__}.{function.__qualname__}"
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 def finalise_histogram(

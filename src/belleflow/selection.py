@@ -39,7 +39,6 @@ __all__ = [
     "cm_energy",
     "cm_frame",
     "count",
-    "expand",
     "extra_energy",
     "good_track_mask",
     "good_tracks",
@@ -48,7 +47,6 @@ __all__ = [
     "net_charge",
     "opposite_charge_pairs",
     "pair_p4",
-    "preselect",
     "resonance_veto",
     "resonance_windows",
     "scatter",
@@ -325,16 +323,10 @@ def resonance_veto(
     return keep
 
 
-# Preselection helpers: the expensive part of a selection (pairs, boosts,
-# classifiers, systematic shifts) runs only on the events that pass its cheap,
-# shift-independent first cuts (multiplicity, charge); per-event results go back
-# to chunk length with :func:`scatter` (False, i.e. "failed", elsewhere: the
-# cutflow ANDs each cut with the previous ones, so the counts are unchanged).
-
-
-def preselect(mask: Any) -> np.ndarray[Any, Any]:
-    """Chunk positions of the events where ``mask`` is True (None counts as False)."""
-    return np.flatnonzero(ak.to_numpy(ak.fill_none(mask, False)).astype(bool))
+# The framework runs a channel's selection on the events that pass its cheap,
+# shift-independent preselection and puts the per-event results back at chunk
+# length with :func:`scatter` (False, i.e. "failed", elsewhere: the cutflow ANDs
+# each cut with the previous ones, so the counts are unchanged).
 
 
 def scatter(
@@ -344,7 +336,7 @@ def scatter(
 
     Args:
         values: Flat per-event values (one per entry of ``index``).
-        index: Chunk positions (e.g. :func:`preselect`).
+        index: Chunk positions.
         n: Events in the chunk.
         fill: Value of the other events (False for masks).
     """
@@ -356,10 +348,3 @@ def scatter(
     out = np.full(n, fill, dtype=array.dtype)
     out[index] = array
     return out
-
-
-def expand(values: Any, index: np.ndarray[Any, Any], n: int) -> Any:
-    """Jagged values of the events at ``index`` as a chunk-long array (empty lists elsewhere)."""
-    counts = np.zeros(n, dtype=np.int64)
-    counts[index] = ak.to_numpy(ak.num(values, axis=1))
-    return ak.unflatten(ak.flatten(values, axis=1), counts)

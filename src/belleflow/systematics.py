@@ -1,54 +1,55 @@
-"""Systematic variations that every channel applies in one or two calls.
+"""Systematic variations, declared once per channel (``Channel.systematics``).
 
 Two kinds of variation fill the ``variation`` axis of a channel's histograms
 (labels ``"<systematic>_up"`` / ``"<systematic>_down"``,
-:func:`belleflow.naming.variation_name`):
+:func:`belleflow.naming.variation_name`), for simulation only:
 
-* *Weight variations* change only the event (or candidate) weight: the
-  particle-identification efficiency (per identified track) and the tracking
-  efficiency (per track). :func:`weight_variations` returns them as
-  ``{variation: weight}`` and :func:`fill_variations` fills the nominal
-  histogram plus all of them in one call::
+* *Weight variations* (:class:`WeightVariation`) change only the weight of
+  the selected events or candidates: the particle-identification efficiency
+  per identified track (:func:`pid`), the tracking efficiency per track
+  (:func:`tracking`), a per-object efficiency (:func:`efficiency`).
+* *Shifts* (:class:`Shift`) change a collection, and the framework reruns
+  the selection on the shifted one: the track-momentum scale
+  (:data:`MOMENTUM_SCALE`) and the photon-energy scale
+  (:data:`PHOTON_ENERGY_SCALE`)::
 
-      weights = systematics.weight_variations(pid=muon_tracks, tracking=tracks)
-      systematics.fill_variations(chunk, "m_mumu", weights, mask=selected, m_mumu=m)
-
-* *Shift variations* change the objects, so the channel reruns its selection
-  (without recording a cutflow) on shifted collections: the momentum scale
-  of tracks and the energy scale of photons. :func:`shift_variations`
-  yields ``(variation, tracks, photons)`` for each::
-
-      for variation, tracks, photons in systematics.shift_variations(
-          events.Track, events.Photon
-      ):
-          selected, m = my_selection(tracks, photons)
-          chunk.fill("m_mumu", mask=selected, variation=variation, m_mumu=m)
+      systematics=(
+          systematics.pid("legs", identified="muons"),
+          systematics.tracking(4),
+          systematics.MOMENTUM_SCALE,
+      )
 
 The sizes are in :data:`DEFAULTS` (one place; ESTIMATEs documented there),
-and each function takes its own value too.
+and each declaration takes its own sizes too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from belleflow.naming import NOMINAL, variation_name
+from belleflow.naming import variation_name
 
 __all__ = [
     "DEFAULTS",
+    "MOMENTUM_SCALE",
+    "PHOTON_ENERGY_SCALE",
+    "Shift",
+    "Systematic",
     "SystematicSizes",
-    "fill_variations",
+    "WeightVariation",
+    "efficiency",
+    "pid",
     "pid_weights",
     "scale_energy",
     "scale_momenta",
-    "shift_variations",
+    "tracking",
     "tracking_weights",
-    "weight_variations",
 ]
 
 
@@ -148,58 +149,6 @@ def tracking_weights(
     }
 
 
-def weight_variations(
-    *,
-    pid: Any | None = None,
-    pid_identified: Any | None = None,
-    tracking: Any | None = None,
-    sizes: SystematicSizes = DEFAULTS,
-) -> dict[str, Any]:
-    """All weight variations of a selection in one dictionary.
-
-    Args:
-        pid: Tracks whose identification is required (see :func:`pid_weights`).
-        pid_identified: Optional mask among ``pid`` (see :func:`pid_weights`).
-        tracking: The candidate's tracks or their number (see :func:`tracking_weights`).
-        sizes: Uncertainty sizes.
-
-    Returns:
-        ``{variation: per-event weight}`` (no nominal entry).
-    """
-    out: dict[str, Any] = {}
-    if pid is not None:
-        out.update(pid_weights(pid, identified=pid_identified, sizes=sizes))
-    if tracking is not None:
-        out.update(tracking_weights(tracking, sizes=sizes))
-    return out
-
-
-def fill_variations(
-    chunk: Any,
-    name: str,
-    weights: Mapping[str, Any],
-    *,
-    mask: Any = None,
-    weight: Any = None,
-    **values: Any,
-) -> None:
-    """Fill the nominal histogram and one copy per weight variation.
-
-    Args:
-        chunk: The :class:`belleflow.processor.ChunkContext`.
-        name: Histogram name.
-        weights: ``{variation: per-event weight}`` over the same events as
-            ``values`` (chunk-long when ``mask`` is given).
-        mask: Event selection, as for ``chunk.fill``.
-        weight: Extra nominal weight (multiplies every variation too).
-        **values: Observables, as for ``chunk.fill``.
-    """
-    chunk.fill(name, mask=mask, variation=NOMINAL, weight=weight, **values)
-    for variation, varied in weights.items():
-        total = varied if weight is None else varied * weight
-        chunk.fill(name, mask=mask, variation=variation, weight=total, **values)
-
-
 def scale_momenta(tracks: Any, factor: float) -> Any:
     """Tracks with their momenta multiplied by ``factor``, energies recomputed at fixed mass.
 
@@ -224,23 +173,121 @@ def scale_energy(photons: Any, factor: float) -> Any:
     return out
 
 
-def shift_variations(
-    tracks: Any | None = None,
-    photons: Any | None = None,
-    *,
-    sizes: SystematicSizes = DEFAULTS,
-) -> Iterator[tuple[str, Any, Any]]:
-    """The shift variations: ``(variation, tracks, photons)`` with one of them shifted.
+# Declarations: a channel lists its systematics once (``Channel.systematics``);
+# the framework computes the weight variations on the selected events, reruns
+# the selection under each shift, never for data, and the statistical models
+# take their list of systematics from the same declaration.
 
-    Yields ``momentum_scale_up/down`` when ``tracks`` is given and
-    ``photon_energy_scale_up/down`` when ``photons`` is given; the other
-    collection is returned unchanged (None if not given).
+
+@dataclass(frozen=True)
+class WeightVariation:
+    """A systematic that changes only the weight of the selected events or candidates.
+
+    Attributes:
+        name: Systematic name (``<name>_up`` / ``<name>_down`` in the histograms).
+        weights: ``(columns, n) -> {variation: factor}``: from the selection's
+            columns of the ``n`` selected events (per-candidate columns
+            restricted to the selected candidates), the factor of each
+            variation, per event or per candidate.
     """
-    if tracks is not None:
+
+    name: str
+    weights: Callable[[Mapping[str, Any], int], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A systematic that changes a collection: the selection is rerun on the shifted one.
+
+    Attributes:
+        name: Systematic name.
+        collection: The shifted collection (``"Track"``, ``"Photon"``).
+        apply: ``(collection, factor) -> shifted collection``.
+        size: Relative size: the factors are ``1 + size`` and ``1 - size``.
+    """
+
+    name: str
+    collection: str
+    apply: Callable[[Any, float], Any]
+    size: float
+
+    def variations(self) -> Iterator[tuple[str, float]]:
+        """``(variation, factor)`` of the up and down shifts."""
         for direction, sign in _DIRECTIONS:
-            shifted = scale_momenta(tracks, 1.0 + sign * sizes.momentum_scale)
-            yield variation_name("momentum_scale", direction), shifted, photons
-    if photons is not None:
-        for direction, sign in _DIRECTIONS:
-            shifted = scale_energy(photons, 1.0 + sign * sizes.photon_energy_scale)
-            yield variation_name("photon_energy_scale", direction), tracks, shifted
+            yield variation_name(self.name, direction), 1.0 + sign * self.size
+
+
+#: A declared systematic.
+Systematic = WeightVariation | Shift
+
+#: The track-momentum scale (:func:`scale_momenta` on ``Track``).
+MOMENTUM_SCALE = Shift("momentum_scale", "Track", scale_momenta, DEFAULTS.momentum_scale)
+#: The photon-energy scale (:func:`scale_energy` on ``Photon``).
+PHOTON_ENERGY_SCALE = Shift(
+    "photon_energy_scale", "Photon", scale_energy, DEFAULTS.photon_energy_scale
+)
+
+
+def pid(
+    tracks: str, *, identified: str | None = None, sizes: SystematicSizes = DEFAULTS
+) -> WeightVariation:
+    """The PID-efficiency variation of the tracks in column ``tracks`` (see :func:`pid_weights`).
+
+    Args:
+        tracks: Column of the tracks whose identification the selection
+            requires (jagged per event, or per candidate).
+        identified: Optional column of the mask of those actually identified.
+        sizes: Uncertainty sizes.
+    """
+    # functools.partial of module functions: declarations pickle (Dask, process pools).
+    return WeightVariation(
+        "pid", functools.partial(_pid_of, tracks=tracks, identified=identified, sizes=sizes)
+    )
+
+
+def _pid_of(
+    columns: Mapping[str, Any],
+    n: int,
+    *,
+    tracks: str,
+    identified: str | None,
+    sizes: SystematicSizes,
+) -> dict[str, Any]:
+    del n
+    mask = None if identified is None else columns[identified]
+    return pid_weights(columns[tracks], identified=mask, sizes=sizes)
+
+
+def tracking(tracks: str | int, *, sizes: SystematicSizes = DEFAULTS) -> WeightVariation:
+    """The tracking-efficiency variation: a fixed number of tracks, or those of a column."""
+    return WeightVariation("tracking", functools.partial(_tracking_of, tracks=tracks, sizes=sizes))
+
+
+def _tracking_of(
+    columns: Mapping[str, Any], n: int, *, tracks: str | int, sizes: SystematicSizes
+) -> dict[str, Any]:
+    count = np.full(n, tracks) if isinstance(tracks, int) else columns[tracks]
+    return tracking_weights(count, sizes=sizes)
+
+
+def efficiency(name: str, size: float, objects: int) -> WeightVariation:
+    """A per-object efficiency uncertainty: factors ``(1 +- size)^objects`` per event.
+
+    Example:
+        >>> photons = efficiency("photon_efficiency", 0.01, 3)
+        >>> sorted(photons.weights({}, 2))
+        ['photon_efficiency_down', 'photon_efficiency_up']
+    """
+    return WeightVariation(
+        name, functools.partial(_efficiency_of, name=name, size=size, objects=objects)
+    )
+
+
+def _efficiency_of(
+    columns: Mapping[str, Any], n: int, *, name: str, size: float, objects: int
+) -> dict[str, Any]:
+    del columns
+    return {
+        variation_name(name, direction): np.full(n, (1.0 + sign * size) ** objects)
+        for direction, sign in _DIRECTIONS
+    }

@@ -144,7 +144,7 @@ def test_four_muon_sees_the_imported_events(
     out = tmp_path / "run"
     result = invoke(
         "run", "four_muon", "--catalogue", str(catalogue), "--executor", "iterative",
-        "--out", str(out), "--no-progress",
+        "--out", str(out), "--no-progress", "--unblind", "test: data compared with the reference",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads((out / "four_muon" / "report.json").read_text())

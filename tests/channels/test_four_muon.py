@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
 import numpy as np
 import pytest
 
 from belleflow.limits import resolve_models
+from belleflow.processor import DeclaredProcessor
 from belleflow.training.evaluate import load_model
 from belleflow.training.samples import make_sample, open_sample
 
@@ -63,7 +63,8 @@ def test_signal_peak_at_generated_mass(outputs: dict[str, Any], samples: dict[st
     centres = h.axes[0].centers
     sigma = four_muon.RESOLUTION(SIGNAL_MASS)
     assert abs(centres[np.argmax(h.values())] - SIGNAL_MASS) < 2 * sigma
-    _, m, truth = four_muon.features(open_sample(samples["signal"]))
+    selection = DeclaredProcessor(four_muon.channel, classify=False)
+    _, m, truth = selection.training_candidates(open_sample(samples["signal"]))
     assert abs(np.median(m[truth]) - SIGNAL_MASS) < 0.3 * sigma
     core = m[truth][abs(m[truth] - SIGNAL_MASS) < 3 * sigma]
     assert 0.6 * sigma < np.std(core) < 1.2 * sigma
@@ -152,14 +153,15 @@ def test_data_is_blind_in_search_range(samples: dict[str, Path]) -> None:
 
 
 def test_shipped_classifier_matches_features() -> None:
-    clf = load_model(four_muon.MODEL)
+    clf = load_model(four_muon.channel.classifier.model)
     assert clf.features == four_muon.FEATURES
     assert clf.document["channel"] == "four_muon"
     assert 0.0 < clf.threshold < 1.0
 
 
 def test_bins_finer_than_a_third_of_the_resolution() -> None:
-    edges = four_muon.mass_edges()
+    (histogram,) = four_muon.channel.histograms
+    edges = histogram.axes[0].edges
     widths = np.diff(edges)
     sigma = np.array([four_muon.RESOLUTION(m) for m in edges[:-1]])
     assert np.all(widths <= sigma / 3 + 1e-12)
@@ -176,10 +178,3 @@ def test_statistical_model() -> None:
         masses = model.hypothesis_masses()
         assert masses[0] == pytest.approx(0.212)
         assert masses[-1] <= 9.0
-
-
-def test_to_chunk_spreads_values() -> None:
-    jagged = four_muon._to_chunk(ak.Array([[1.0, 2.0], [3.0]]), np.array([1, 3]), 4)
-    assert jagged.tolist() == [[], [1.0, 2.0], [], [3.0]]
-    flat = four_muon._to_chunk(np.array([5.0, 6.0]), np.array([0, 2]), 3, 1.0)
-    assert flat.tolist() == [5.0, 1.0, 6.0]

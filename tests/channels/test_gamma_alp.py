@@ -39,7 +39,7 @@ def signal_out(tmp_path_factory: pytest.TempPathFactory) -> dict[float, dict[str
 def test_peak_at_generated_mass(signal_out: dict[float, dict[str, Any]], mass: float) -> None:
     h = signal_out[mass]["histograms"]["m_alp"][{"dataset": "s", "variation": "nominal"}]
     centres, values = h.axes[0].centers, h.values()
-    sigma = gamma_alp.mass_resolution(mass)
+    sigma = gamma_alp.RESOLUTION(mass)
     near = np.abs(centres - mass) < 5 * sigma
     peak = np.average(centres[near], weights=values[near])
     assert abs(peak - mass) < sigma

@@ -6,11 +6,11 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
 import numpy as np
 import pytest
 
 from belleflow.channels import load_channel
+from belleflow.processor import DeclaredProcessor
 from belleflow.training.evaluate import load_model
 from belleflow.training.samples import make_sample, open_sample
 
@@ -49,9 +49,8 @@ def _counts(out: dict[str, Any], sample: str) -> dict[str, float]:
 
 def test_signal_peak_and_efficiency(files: dict[str, Path]) -> None:
     module = pytest.importorskip("belleflow_channels.mumu_tautau")
-    events = open_sample(files["signal"])
-    found = module.candidates(events.Track, events.Photon, events.beam)
-    m = ak.to_numpy(ak.flatten(found["m_recoil"][found["selected"]]))
+    selection = DeclaredProcessor(module.channel, classify=False)
+    _, m, _ = selection.training_candidates(open_sample(files["signal"]))
     sigma = module.RESOLUTION(MASS)
     near = m[np.abs(m - MASS) < 5 * sigma]
     assert abs(float(np.median(near)) - MASS) < sigma / 3
@@ -91,13 +90,15 @@ def test_reads_only_needed_columns(files: dict[str, Path]) -> None:
 
 def test_classifier_model_and_working_point(files: dict[str, Path]) -> None:
     module = pytest.importorskip("belleflow_channels.mumu_tautau")
-    clf = load_model(module.MODEL)
+    step = module.channel.classifier
+    clf = load_model(step.model)
     assert tuple(clf.features) == module.FEATURES
     assert "m_recoil" not in module.FEATURES  # mass-independent inputs only
-    target = module.TRAINING.signal_efficiency
+    target = step.training.signal_efficiency
+    selection = DeclaredProcessor(module.channel, classify=False)
 
     def passing(name: str, truth_only: bool) -> tuple[int, int]:
-        x, _, truth = module.features(open_sample(files[name]))
+        x, _, truth = selection.training_candidates(open_sample(files[name]))
         if truth_only:
             x = x[truth]
         return int(np.count_nonzero(clf.predict(x) >= clf.threshold)), len(x)

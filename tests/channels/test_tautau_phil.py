@@ -6,11 +6,11 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
 import numpy as np
 import pytest
 
 from belleflow.channels import load_channel
+from belleflow.processor import DeclaredProcessor
 from belleflow.training.samples import make_sample, open_sample
 
 POINTS = {"signal_ee": (0.1, 0.0), "signal_displaced": (0.04, 1.0), "signal_mumu": (2.0, 0.0)}
@@ -55,9 +55,8 @@ def _counts(out: dict[str, Any], sample: str) -> dict[str, float]:
 def test_signal_peak_and_efficiency(files: dict[str, Path], sample: str) -> None:
     module = pytest.importorskip("belleflow_channels.tautau_phil")
     mass, ctau = POINTS[sample]
-    events = _events(files[sample])
-    found = module.candidates(events.Track, events.beam)
-    m = ak.to_numpy(ak.flatten(found["m_ll"][found["selected"]]))
+    selection = DeclaredProcessor(module.channel, classify=False)
+    _, m, _ = selection.training_candidates(_events(files[sample]))
     sigma = module.RESOLUTION(mass)
     near = m[np.abs(m - mass) < 10 * sigma]
     assert abs(float(np.median(near)) - mass) < sigma

@@ -39,3 +39,8 @@ def test_demo_runs_the_whole_chain(tmp_path: Path) -> None:
     assert medians
     assert all(m > 0 for m in medians)
     assert (out / "gamma_alp" / "brazil.png").stat().st_size > 0
+    # The last line names the report, which has the channel's figures embedded.
+    assert result.output.strip().splitlines()[-1] == f"report: {(out / 'report.html').resolve()}"
+    page = (out / "report.html").read_text()
+    assert 'id="gamma_alp"' in page
+    assert page.count("<img ") >= 6

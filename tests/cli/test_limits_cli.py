@@ -33,7 +33,7 @@ def _write_run(run_dir):
     # UHI JSON as the run engine writes it: numpy arrays through uhi's encoder.
     encoded = json.dumps({"m_mumu": to_uhi(h)}, default=uhi.io.json.default)
     (channel / "histograms.json").write_text(encoded)
-    (channel / "report.json").write_text(json.dumps({"luminosity_fb": 178.0}))
+    (channel / "report.json").write_text(json.dumps({"luminosity_fb": 178.0, "complete": True}))
     model = StatModel(
         channel="toy_mumu",
         observable="m_mumu",

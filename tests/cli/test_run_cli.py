@@ -37,7 +37,7 @@ data:
   - {name: b2data, experiment: Belle II, machine: SuperKEKB, ecms: 10.58, luminosity: 0.01,
      luminosity_source: test}
 simulation:
-  - {name: b2mumu, process: mumu, stands_for: [b2data], events: 500}
+  - {name: b2mumu, process: mumu, stands_for: [b2data], events: 300}
 skims:
   - {name: lowmult, processes: [mumu]}
 """
@@ -49,7 +49,13 @@ def setup(make_ntuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple
     for folder, simulation in (("data/b2data", False), ("mc/b2mumu", True)):
         (tmp_path / folder).mkdir(parents=True)
         for i in range(2):
-            make_ntuple(f"{folder}/f{i}.root", n_events=150, seed=i + 5, simulation=simulation)
+            make_ntuple(
+                f"{folder}/f{i}.root",
+                n_events=150,
+                seed=i + 5,
+                simulation=simulation,
+                sample=folder.split("/")[1],
+            )
     catalogue = tmp_path / "catalogue.yaml"
     catalogue.write_text(CATALOGUE)
     module = tmp_path / "dimuon_channel.py"
@@ -120,3 +126,104 @@ def test_run_help() -> None:
     result = invoke("run", "--help")
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert "--skip-bad-files" in result.output  # type: ignore[attr-defined]
+
+
+def run_args(catalogue: Path, channel: str, out: Path, *extra: str) -> list[str]:
+    return [
+        "run", channel, "--catalogue", str(catalogue), "--executor", "iterative",
+        "--chunksize", "60", "--out", str(out), "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def test_limits_refuses_an_incomplete_run(
+    setup: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalogue, channel = setup
+    out = tmp_path / "out"
+    assert invoke(*run_args(catalogue, channel, out, "--maxchunks", "1")).exit_code == 0  # type: ignore[attr-defined]
+    report = json.loads((out / "dimuon" / "report.json").read_text())
+    assert report["complete"] is False
+    calls: list[str] = []
+    monkeypatch.setattr(
+        "belleflow.limits.compute_channel_limits",
+        lambda name, *_args, **_kwargs: calls.append(name) or [],
+    )
+    monkeypatch.setattr("belleflow.cli.limits._models_for", lambda *_args: {})
+    result = invoke("limits", "dimuon", "--in", str(out))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert "the run is incomplete (maxchunks (incomplete by choice), 150/600 events)" in " ".join(
+        result.output.split()  # type: ignore[attr-defined]
+    )
+    assert calls == []
+    result = invoke("limits", "dimuon", "--in", str(out), "--allow-incomplete")
+    assert calls == ["dimuon"], result.output  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def complete_run(setup: tuple[Path, str], tmp_path: Path) -> tuple[Path, str, Path]:
+    """``(catalogue, channel, out)`` after a complete run into ``out``."""
+    catalogue, channel = setup
+    out = tmp_path / "out"
+    assert invoke(*run_args(catalogue, channel, out)).exit_code == 0  # type: ignore[attr-defined]
+    assert json.loads((out / "dimuon" / "report.json").read_text())["complete"] is True
+    return catalogue, channel, out
+
+
+def test_failed_run_replaces_a_complete_one_with_its_failure(
+    complete_run: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    catalogue, channel, out = complete_run
+    bad = tmp_path / "mc" / "b2mumu" / "f1.root"
+    bad.write_bytes(b"not a ROOT file")
+    result = invoke(*run_args(catalogue, channel, out))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    report = json.loads((out / "dimuon" / "report.json").read_text())
+    assert report["complete"] is False
+    assert report["incomplete_reason"] == "failed"
+    assert str(bad) in report["error"]
+    # No histogram of the previous run is left to pass for this one.
+    assert sorted(p.name for p in (out / "dimuon").iterdir()) == ["report.json"]
+    assert not list(out.glob(".dimuon.*"))
+
+
+def test_resume_with_other_samples_does_not_replace_a_complete_run(
+    complete_run: tuple[Path, str, Path],
+) -> None:
+    catalogue, channel, out = complete_run
+    before = {p.name: p.read_bytes() for p in (out / "dimuon").iterdir()}
+    result = invoke(*run_args(catalogue, channel, out, "--resume", "--sample", "b2data"))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert "holds a complete run of another configuration" in result.output  # type: ignore[attr-defined]
+    assert {p.name: p.read_bytes() for p in (out / "dimuon").iterdir()} == before
+    # The same selection resumes (here: reruns) without complaint.
+    assert invoke(*run_args(catalogue, channel, out, "--resume")).exit_code == 0  # type: ignore[attr-defined]
+
+
+def test_bad_catalogue_is_named(setup: tuple[Path, str], tmp_path: Path) -> None:
+    _, channel = setup
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("name: " + "[" * 5000 + "]" * 5000)
+    result = invoke("run", channel, "--catalogue", str(deep), "--executor", "iterative")
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert f"error: {deep}: line 1" in result.output  # type: ignore[attr-defined]
+
+
+def test_unblind_needs_a_reason_and_records_it(setup: tuple[Path, str], tmp_path: Path) -> None:
+    catalogue, channel = setup
+    out = tmp_path / "out"
+    result = invoke(*run_args(catalogue, channel, out, "--unblind", " "))
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert "unblinding needs a reason" in result.output  # type: ignore[attr-defined]
+    reason = "approved by the review committee on 2026-11-30"
+    assert invoke(*run_args(catalogue, channel, out, "--unblind", reason)).exit_code == 0  # type: ignore[attr-defined]
+    report = json.loads((out / "dimuon" / "report.json").read_text())
+    assert report["blinding"]["blinded"] is False
+    assert report["blinding"]["unblind_reason"] == reason
+    assert report["configuration"]["unblind"] is True
+    assert list(report["cutflow"]["b2data"]) == ["all", "two_muons"]
+    assert invoke(*run_args(catalogue, channel, out)).exit_code == 0  # type: ignore[attr-defined]
+    report = json.loads((out / "dimuon" / "report.json").read_text())
+    assert report["blinding"]["blinded"] is True
+    # Blinded: the data cutflow stops before the signal-region cut (the last one).
+    assert list(report["cutflow"]["b2data"]) == ["all"]
+    assert list(report["cutflow"]["b2mumu"]) == ["all", "two_muons"]

@@ -36,16 +36,6 @@ def entries(path: str | Path) -> int:
         return int(file["events"].num_entries)
 
 
-def corrupt_basket(path: Path, branch: str = "Track_px") -> None:
-    """Overwrite the compressed payload of a branch's basket: the header stays valid."""
-    with uproot.open(path) as file:
-        b = file["events"][branch]
-        seek, size = int(b.member("fBasketSeek")[0]), int(b.member("fBasketBytes")[0])
-    data = bytearray(path.read_bytes())
-    data[seek + 100 : seek + size - 8] = b"\xa5" * (size - 108)
-    path.write_bytes(bytes(data))
-
-
 def test_iterative_run_writes_outputs(
     small_catalogue: Path, dimuon_channel: Channel, tmp_path: Path
 ) -> None:
@@ -65,7 +55,7 @@ def test_iterative_run_writes_outputs(
         np.testing.assert_allclose(th1.values(), h["mumu", "nominal", :].values())
         assert file["m_vs_ntrack__data__nominal"].values().shape == (10, 8)
     # Finished runs leave no checkpoints behind.
-    assert not (folder / "checkpoints").exists()
+    assert not (tmp_path / "out" / ".checkpoints" / "dimuon").exists()
 
 
 def test_accounting_equals_file_entries(
@@ -92,7 +82,8 @@ def test_accounting_equals_file_entries(
             assert weighted == pytest.approx(count * weight)
     assert report["samples"]["b2data"]["kind"] == "data"
     assert report["samples"]["b2mumu"]["process"] == "mumu"
-    assert report["samples"]["b2mumu"]["generated_events"] == 600
+    assert report["samples"]["b2mumu"]["generated_events"] == 651
+    assert report["samples"]["b2mumu"]["expected_events"] == 651
     assert report["catalogue"]["sha256"]
     assert report["timing"]["events_per_s"] > 0
 
@@ -136,9 +127,8 @@ def test_executors_give_identical_histograms(
 
 def test_blinding(small_catalogue: Path, dimuon_channel: Channel) -> None:
     blind = run(small_catalogue, dimuon_channel, None)["dimuon"].histograms["m_mumu"]
-    unblind = run(small_catalogue, dimuon_channel, None, unblind=True)["dimuon"].histograms[
-        "m_mumu"
-    ]
+    unblinded = run(small_catalogue, dimuon_channel, None, unblind="test: compare with blinded")
+    unblind = unblinded["dimuon"].histograms["m_mumu"]
     window = slice(hist.loc(10.0), hist.loc(10.5))
     assert blind["data", "nominal", window].sum().value == 0
     assert unblind["data", "nominal", window].sum().value > 0
@@ -171,7 +161,7 @@ def test_truncated_file_fails_early_naming_it(
 
 
 def test_corrupt_basket_fails_naming_file_or_is_skipped(
-    small_catalogue: Path, dimuon_channel: Channel, tmp_path: Path
+    small_catalogue: Path, dimuon_channel: Channel, tmp_path: Path, corrupt_basket: Any
 ) -> None:
     bad = small_catalogue.parent / "mc" / "b2mumu" / "f2.root"
     n_bad = entries(bad)
@@ -200,8 +190,8 @@ def test_missing_file_fails_early(
     small_catalogue: Path, dimuon_channel: Channel, tmp_path: Path
 ) -> None:
     text = small_catalogue.read_text().replace(
-        "{name: b2tautau, process: tautau, stands_for: [b2data], events: 400}",
-        "{name: b2tautau, process: tautau, stands_for: [b2data], events: 400, "
+        "{name: b2tautau, process: tautau, stands_for: [b2data], events: 417}",
+        "{name: b2tautau, process: tautau, stands_for: [b2data], events: 417, "
         "files: [mc/b2tautau/f0.root, mc/b2tautau/gone.root]}",
     )
     small_catalogue.write_text(text)
@@ -219,7 +209,7 @@ def test_resume_gives_identical_histograms(
     partial = run(small_catalogue, dimuon_channel, out, chunksize=50, maxchunks=2)
     assert partial["dimuon"].report["incomplete_reason"] == "maxchunks (incomplete by choice)"
     assert partial["dimuon"].report["differences"]
-    stored = list((out / "dimuon" / "checkpoints").rglob("*.json"))
+    stored = list((out / ".checkpoints" / "dimuon").rglob("*.json"))
     assert len(stored) == partial["dimuon"].report["chunks"]["processed"]
     resumed = run(small_catalogue, dimuon_channel, out, chunksize=50, resume=True)
     assert resumed["dimuon"].report["chunks"]["resumed"] == len(stored)

@@ -200,3 +200,12 @@ def test_projection_scales_expected_limits(tmp_path, make_hist) -> None:
     ratio = base.points[0].expected[2] / proj.points[0].expected[2]
     # Background-dominated (b ~ 250 per window): limits improve as sqrt(L).
     assert ratio == pytest.approx(10.0, rel=0.15)
+
+
+def test_background_free_selection_floored_by_the_simulation_weight(make_hist) -> None:
+    hist = make_hist(edges=EDGES, signal=_signal([1.0, 2.0]))  # no background process at all
+    with pytest.raises(ValueError, match="floor_weight"):
+        build_hypotheses(_model(mass_range=(1.5, 1.5)), {"m": hist})
+    model = _model(mass_range=(1.5, 1.5), background=Background(floor_weight=1.0))
+    (h,) = build_hypotheses(model, {"m": hist})
+    assert 0 < h.summary.b < 0.01

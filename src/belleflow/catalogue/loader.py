@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -68,23 +69,160 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 _MAX_EXTENDS_DEPTH = 8
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that rejects a key given twice in one mapping."""
+#: Largest catalogue file read, in bytes (checked before parsing).
+MAX_CATALOGUE_BYTES = 4 * 2**20
+#: Most YAML nodes a document may have once its aliases are expanded
+#: (the full catalogue has about 1,500): stops "billion laughs" alias bombs.
+MAX_EXPANDED_NODES = 100_000
+#: Deepest nesting of YAML collections (PyYAML composes recursively).
+MAX_NESTING = 50
+
+
+def _yaml_error(message: str, mark: Any) -> yaml.MarkedYAMLError:
+    return yaml.constructor.ConstructorError(None, None, message, mark)
+
+
+#: libyaml's safe loader when PyYAML was built with it (30 times faster), else PyYAML's.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CatalogueLoader(_SafeLoader):  # type: ignore[misc]
+    """The safe loader, made to fail cleanly on hostile input.
+
+    On top of the safe loader it refuses: a key given twice in one mapping,
+    keys that are not scalars (a list or mapping used as a key), and values
+    a tag cannot convert (``!!int abc``), each as a ``yaml.MarkedYAMLError``
+    carrying the line. Nesting and alias expansion are checked before
+    (:func:`_check_nesting`, :func:`_check_expansion`).
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as err:
+            msg = f"cannot read the value tagged {node.tag!r}: {err}"
+            raise _yaml_error(msg, node.start_mark) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                msg = "a mapping key must be a plain value (a name), not a list or mapping"
+                raise _yaml_error(msg, key_node.start_mark)
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 context = "while constructing a mapping"
-                msg = f"key {key!r} appears twice in this mapping"
+                msg = f"key {_short(key)} appears twice in this mapping"
                 raise yaml.constructor.ConstructorError(
                     context, node.start_mark, msg, key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_NESTING` from the event stream.
+
+    The parser is iterative; composing nodes is recursive (in Python or in
+    libyaml), so deep input must be stopped before it is composed.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                msg = f"nested deeper than {MAX_NESTING} levels"
+                raise _yaml_error(msg, event.start_mark)
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            depth -= 1
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse alias bombs and recursive aliases before anything is constructed.
+
+    Counts the nodes of the document with every alias expanded, without
+    expanding anything: each node's count is computed once (aliases share
+    the node object) by an iterative depth-first walk.
+    """
+    sizes: dict[int, int] = {}
+    on_path = {id(root)}
+    stack = [(root, iter(_children(root)))]
+    while stack:
+        node, pending = stack[-1]
+        child = next(pending, None)
+        if child is None:
+            stack.pop()
+            on_path.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in _children(node))
+            if sizes[id(node)] > MAX_EXPANDED_NODES:
+                msg = (
+                    f"more than {MAX_EXPANDED_NODES} values once its aliases are expanded "
+                    "(an alias bomb?)"
+                )
+                raise _yaml_error(msg, node.start_mark)
+            continue
+        if id(child) in sizes:
+            continue
+        if id(child) in on_path:
+            msg = "an alias refers to the collection that contains it (a recursive alias)"
+            raise _yaml_error(msg, child.start_mark)
+        on_path.add(id(child))
+        stack.append((child, iter(_children(child))))
+
+
+def _short(value: Any) -> str:
+    """A bounded ``repr``: error messages never format a whole (hostile) document."""
+    return _REPR.repr(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel = 2
+
+
+def _parse_yaml(text: str) -> Any:
+    _check_nesting(text)
+    loader = _CatalogueLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _yaml_message(path: Path, err: yaml.YAMLError, text: str) -> str:
+    """``path: line L, column C: invalid YAML: problem`` on one line."""
+    mark: Any = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    where = ""
+    if mark is not None:
+        where = f"line {mark.line + 1}, column {mark.column + 1}: "
+    elif isinstance(err, yaml.reader.ReaderError):
+        where = f"line {text.count(chr(10), 0, err.position) + 1}: "
+    if isinstance(err, yaml.MarkedYAMLError):
+        parts = [p for p in (err.context, err.problem) if p]
+        problem = "; ".join(parts) or type(err).__name__
+    elif isinstance(err, yaml.reader.ReaderError):
+        code = err.character if isinstance(err.character, int) else ord(err.character)
+        problem = f"character U+{code:04X} is not allowed in YAML"
+    else:
+        problem = str(err)
+    return f"{path}: {where}invalid YAML: {' '.join(problem.split())}"
 
 
 def default_catalogue_path(name: str = "demo.yaml") -> Path:
@@ -109,17 +247,31 @@ def default_catalogue_path(name: str = "demo.yaml") -> Path:
 
 def _read_yaml(path: Path, *, what: str) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            # One byte more than allowed tells an oversized file without reading it all.
+            raw = stream.read(MAX_CATALOGUE_BYTES + 1)
     except FileNotFoundError:
         msg = f"{what} not found: {path}"
         raise CatalogueError(msg) from None
-    except OSError as err:
+    except (OSError, ValueError) as err:
         msg = f"{what} {path} cannot be read: {err}"
         raise CatalogueError(msg) from None
+    if len(raw) > MAX_CATALOGUE_BYTES:
+        msg = f"{path}: larger than {MAX_CATALOGUE_BYTES} bytes, not a catalogue"
+        raise CatalogueError(msg)
     try:
-        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        msg = f"{path}: line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x})"
+        raise CatalogueError(msg) from None
+    try:
+        document = _parse_yaml(text)
     except yaml.YAMLError as err:
-        msg = f"{path}: invalid YAML: {err}"
+        raise CatalogueError(_yaml_message(path, err, text)) from None
+    except RecursionError:
+        # Belt and braces: the nesting limit should stop this first.
+        msg = f"{path}: invalid YAML: nested too deeply"
         raise CatalogueError(msg) from None
     if document is None:
         msg = f"{path}: the catalogue file is empty"
@@ -129,7 +281,7 @@ def _read_yaml(path: Path, *, what: str) -> dict[str, Any]:
         raise CatalogueError(msg)
     bad = [k for k in document if not isinstance(k, str)]
     if bad:
-        msg = f"{path}: top-level keys must be strings, got {bad[0]!r}"
+        msg = f"{path}: top-level keys must be strings, got {_short(bad[0])}"
         raise CatalogueError(msg)
     return document
 
@@ -152,15 +304,15 @@ def read_catalogue_document(path: str | os.PathLike[str]) -> tuple[dict[str, Any
     current = Path(path).expanduser().resolve()
     documents: list[dict[str, Any]] = []
     while True:
-        what = "catalogue file" if not chain else f"catalogue {chain[-1]}: extends: file"
+        what = "catalogue file" if not chain else f"{chain[-1]}: extends: file"
         document = _read_yaml(current, what=what)
         chain.append(current)
         documents.append(document)
         if "extends" not in document:
             break
         extends = document["extends"]
-        if not isinstance(extends, str) or not extends.strip():
-            msg = f"{current}: extends: must be the path of another catalogue file, got {extends!r}"
+        if not isinstance(extends, str) or not extends.strip() or "\x00" in extends:
+            msg = f"{current}: extends: must be the path of another catalogue file, got {_short(extends)}"
             raise CatalogueError(msg)
         not_allowed = [k for k in document if k not in EXTENDABLE_KEYS]
         if not_allowed:
@@ -170,7 +322,11 @@ def read_catalogue_document(path: str | os.PathLike[str]) -> tuple[dict[str, Any
                 f"allowed keys: {', '.join(EXTENDABLE_KEYS)}"
             )
             raise CatalogueError(msg)
-        target = (current.parent / Path(extends).expanduser()).resolve()
+        try:
+            target = (current.parent / Path(extends).expanduser()).resolve()
+        except (OSError, RuntimeError, ValueError) as err:
+            msg = f"{current}: extends: {_short(extends)} is not a usable path: {err}"
+            raise CatalogueError(msg) from None
         if target in chain:
             cycle = " -> ".join(str(p) for p in [*chain, target])
             msg = f"{current}: extends: cycle of catalogues: {cycle}"
@@ -224,7 +380,13 @@ def load_catalogue(
     elif os.environ.get(DATA_ROOT_ENV):
         root = Path(os.environ[DATA_ROOT_ENV]).expanduser().resolve()
     elif "data_root" in document:
-        root = (origin["data_root"].parent / Path(document["data_root"]).expanduser()).resolve()
+        try:
+            root = (
+                origin["data_root"].parent / Path(catalogue.data_root_setting).expanduser()
+            ).resolve()
+        except (OSError, RuntimeError, ValueError) as err:
+            msg = f"{_file_label(origin, 'data_root')}: data_root: not a usable path: {err}"
+            raise CatalogueError(msg) from None
     else:
         root = top.parent
     return catalogue._bind(top, root)  # the loader owns the binding
@@ -272,9 +434,7 @@ def _describe(error: ErrorDetails, model: type[BaseModel] | None, key: str) -> s
         return f"missing key {loc[-1]!r}"
     message = error["msg"].removeprefix("Value error, ")
     if kind != "value_error":
-        shown = repr(error["input"])
-        if len(shown) <= 60:
-            message += f" (got {shown})"
+        message += f" (got {_short(error['input'])})"
     return f"{key}: {message}" if key else message
 
 

@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Skim",
     "format_point_value",
     "is_url",
+    "pattern_syntax_problem",
 ]
 
 #: Environment variable that overrides the catalogue's ``data_root``.
@@ -108,7 +110,21 @@ def _fill(pattern: str, values: dict[str, str]) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Non-finite numbers (``.inf``, ``.nan``) are never a luminosity, a count or a mass.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads ``true`` as 1 where a number is expected: ``events: true``
+        # would be one event. Only signal ``parameters`` may hold booleans.
+        if info.field_name == "parameters":
+            return value
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, bool) for item in items):
+            msg = f"a boolean ({str(value).lower()}) is not a valid value here"
+            raise ValueError(msg)
+        return value
 
 
 Name = Annotated[
@@ -398,12 +414,18 @@ class Catalogue(_Model):
     """
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        validate_by_name=True,
+        validate_by_alias=True,
     )
 
     name: Name
     description: str = ""
-    data_root_setting: str = Field(default=".", alias="data_root", min_length=1)
+    data_root_setting: str = Field(
+        default=".", alias="data_root", min_length=1, pattern=r"^[^\x00-\x1f\x7f]*$"
+    )
     scale: float = Field(default=1.0, gt=0, le=1)
     signal_events_per_point: int | None = Field(default=None, gt=0)
     data: list[DataSample] = Field(default_factory=list)
@@ -804,6 +826,10 @@ def _pattern_problems(
     for pattern in patterns or []:
         if not pattern.strip():
             problems.append((where, "files: empty file pattern"))
+        malformed = pattern_syntax_problem(pattern)
+        if malformed:
+            problems.append((where, f"files: malformed pattern {pattern!r}: {malformed}"))
+            continue
         for used in _PLACEHOLDER_RE.findall(pattern):
             if used not in allowed:
                 problems.append(
@@ -816,6 +842,35 @@ def _pattern_problems(
                     )
                 )
     return problems
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def pattern_syntax_problem(pattern: str) -> str:
+    """What is wrong with the syntax of a file pattern ("" if nothing).
+
+    Refused: control characters, leading or trailing spaces, braces that
+    are not a ``{placeholder}``, an unclosed glob ``[`` and spaces in a URL.
+
+    Examples:
+        >>> pattern_syntax_problem("mc/{name}/*.root")
+        ''
+        >>> pattern_syntax_problem("mc/{name/*.root")
+        "unbalanced '{' or '}'"
+    """
+    if _CONTROL_RE.search(pattern):
+        return "contains a control character"
+    if pattern != pattern.strip():
+        return "leading or trailing spaces"
+    if "{" in (rest := _PLACEHOLDER_RE.sub("", pattern)) or "}" in rest:
+        return "unbalanced '{' or '}'"
+    if is_url(pattern):
+        if " " in pattern:
+            return "a URL cannot hold spaces"
+    elif pattern.count("[") != pattern.count("]"):
+        return "unclosed '[' in a glob"
+    return ""
 
 
 def _stands_for_problems(

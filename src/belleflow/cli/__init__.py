@@ -16,6 +16,8 @@ from belleflow.cli import (
     generate,
     import_basf2,
     limits,
+    plot,
+    report,
     run,
     train,
     validate,
@@ -35,6 +37,8 @@ app.command("demo")(demo.demo)
 app.command("generate")(generate.generate)
 app.command("import-basf2")(import_basf2.import_basf2)
 app.command("limits")(limits.limits)
+app.command("plot")(plot.plot)
+app.command("report")(report.report)
 app.command("run")(run.run)
 app.command("train")(train.train)
 app.command("validate")(validate.validate)

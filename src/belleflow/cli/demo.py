@@ -14,6 +14,14 @@ from belleflow.cli._console import console
 __all__ = ["demo"]
 
 
+def _relative(path: Path, root: Path) -> str:
+    """``four_muon/zprime_lmu_ltau/`` for a folder inside the output folder."""
+    try:
+        return f"{path.resolve().relative_to(root.resolve())}/"
+    except ValueError:
+        return str(path)
+
+
 def _fmt(value: float) -> str:
     return f"{value:.3g}" if math.isfinite(value) else "-"
 
@@ -52,7 +60,7 @@ def demo(
     )
     table = Table(title="belleflow demo: limits per channel and signal model")
     for column in (
-        "channel",
+        "channel/ (model folder)",
         "signal model",
         "mass range [GeV]",
         "limit on",
@@ -61,10 +69,12 @@ def demo(
         "observed best / worst",
         "max local Z (at GeV)",
     ):
-        table.add_column(column)
+        # Fold, never truncate: six dark_higgsstrahlung_ap... names differ only at the end.
+        table.add_column(column, overflow="fold")
     for row in result.rows:
         table.add_row(
-            row.channel,
+            # Where its limits.json is: the channel's folder, or its model's inside it.
+            _relative(row.directory, out),
             row.signal_model,
             f"{row.mass_range[0]:.3g}-{row.mass_range[1]:.3g}",
             row.units,
@@ -76,13 +86,16 @@ def demo(
     out_console.print(table)
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
     out_console.print(f"times: {timings}")
-    out_console.print(
-        f"histograms, reports, limits.json/csv and Brazil plots (brazil.png/pdf): {out.resolve()}/<channel>/"
-    )
     out_console.print(f"synthetic ntuples (kept for the next run): {result.data_root}")
+    out_console.print(
+        f"histograms and run reports: {out.resolve()}/<channel>/; limits.json/csv and "
+        "Brazil plots: in the folder of each row above; figures: <channel>/plots/"
+    )
     for name, problem in result.failures.items():
         out_console.print(f"[red]{name}: no limits ({problem})[/red]")
     if not result.complete:
         out_console.print("[red]the run is incomplete: see the report.json files[/red]")
+    if result.report is not None:
+        out_console.print(f"report: {result.report.resolve()}")
     if result.failures or not result.complete:
         raise typer.Exit(1)

@@ -47,15 +47,23 @@ def limits(
         "--luminosity",
         help="Project the expected limits to this luminosity (178/fb, 1.2/ab, 500/pb).",
     ),
+    allow_incomplete: bool = typer.Option(
+        False,
+        "--allow-incomplete",
+        help="Compute limits on a run whose report.json is not complete (its luminosity "
+        "and weights then do not match the events read).",
+    ),
 ) -> None:
     """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots.
 
     With --luminosity the expected limits are projected to that luminosity
     (signal and simulation scaled, their MC-statistics uncertainty kept) and
     written into DIR/CHANNEL[/MODEL]/projection_<L>fb/, for comparison with a
-    paper's expected limits.
+    paper's expected limits. A run whose report.json is not complete is
+    refused unless --allow-incomplete.
     """
-    from belleflow.limits import compute_channel_limits  # noqa: PLC0415 - fast --help
+    from belleflow.engine.executors import local_cluster  # noqa: PLC0415 - fast --help
+    from belleflow.limits import compute_channel_limits  # noqa: PLC0415
     from belleflow.limits.conversion import parse_luminosity  # noqa: PLC0415
 
     console = Console()
@@ -71,6 +79,16 @@ def limits(
     if executor not in {"inprocess", "local", "dask"}:
         console.print(f"[red]unknown executor {executor!r}[/red]")
         raise typer.Exit(2)
+    for name in names:
+        problem = _incomplete(run_dir / name / "report.json")
+        if problem and not allow_incomplete:
+            console.print(
+                f"[red]{name}: {problem}: refusing to compute limits "
+                "(--allow-incomplete to do it anyway)[/red]"
+            )
+            raise typer.Exit(1)
+        if problem:
+            console.print(f"[yellow]{name}: {problem}; computing limits anyway[/yellow]")
     target = None
     if luminosity is not None:
         try:
@@ -79,6 +97,13 @@ def limits(
             console.print(f"[red]--luminosity: {exc}[/red]")
             raise typer.Exit(2) from None
     client = None
+    cluster = None
+    if executor == "local":
+        # The engine's LocalCluster: scheduler, workers and dashboard on 127.0.0.1 only.
+        import distributed  # noqa: PLC0415
+
+        cluster = local_cluster(workers, dashboard_address="127.0.0.1:0")
+        client = distributed.Client(cluster)  # type: ignore[no-untyped-call]
     if executor == "dask":
         if scheduler is None:
             console.print("[red]--executor dask needs --scheduler ADDRESS[/red]")
@@ -93,7 +118,7 @@ def limits(
                 run_dir,
                 models=_models_for(name, run_dir, model_file),
                 client=client,
-                executor="inprocess" if executor == "dask" else executor,
+                executor="inprocess" if client is not None else executor,
                 n_workers=workers,
                 cl=cl,
                 plots=not no_plots,
@@ -104,6 +129,26 @@ def limits(
     finally:
         if client is not None:
             client.close()  # type: ignore[no-untyped-call]
+        if cluster is not None:
+            cluster.close()
+
+
+def _incomplete(report_path: Path) -> str:
+    """Why a run's outputs are not a complete run ("" if they are)."""
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"no {report_path}"
+    except (OSError, ValueError) as err:
+        return f"{report_path} cannot be read ({err})"
+    if not isinstance(report, dict):
+        return f"{report_path} is not a belleflow report"
+    if report.get("complete") is not True:
+        reason = report.get("incomplete_reason") or "unknown reason"
+        events = report.get("events") or {}
+        read = f", {events.get('read')}/{events.get('expected')} events" if events else ""
+        return f"the run is incomplete ({reason}{read})"
+    return ""
 
 
 def _print_result(console: Any, name: str, result: Any) -> None:

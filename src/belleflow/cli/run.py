@@ -8,9 +8,11 @@ import typer
 
 __all__ = ["run"]
 
-#: Exit codes: 0 complete (or incomplete by choice), 1 failed or lost events, 2 usage.
+#: Exit codes: 0 complete (or incomplete by choice), 1 failed or lost events,
+#: 2 usage, 130 interrupted (SIGINT; the report says so, --resume continues).
 EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def run(
@@ -45,7 +47,19 @@ def run(
         False, help="Skip unreadable files and failed chunks (listed in the report)."
     ),
     resume: bool = typer.Option(False, help="Reuse the chunks an interrupted run stored."),
-    unblind: bool = typer.Option(False, help="Fill data inside the channels' signal windows."),
+    unblind: str | None = typer.Option(
+        None,
+        metavar="REASON",
+        help='Look at data in the signal region; say why: --unblind "approved by ...". '
+        "Written into report.json.",
+    ),
+    tls_ca: Path | None = typer.Option(  # noqa: B008
+        None, help="TLS: CA certificate (with --tls-cert/--tls-key)."
+    ),
+    tls_cert: Path | None = typer.Option(  # noqa: B008
+        None, help="TLS: certificate of client, scheduler, workers."
+    ),
+    tls_key: Path | None = typer.Option(None, help="TLS: private key of --tls-cert."),  # noqa: B008
     retries: int = typer.Option(3, min=0, help="Extra attempts of a failing chunk."),
     sample: list[str] = typer.Option(  # noqa: B008
         None, help="Only this sample (repeatable)."
@@ -60,7 +74,12 @@ def run(
     from belleflow.catalogue import CatalogueError  # noqa: PLC0415 - fast --help
     from belleflow.channels import available_channels  # noqa: PLC0415
     from belleflow.engine import BadFileError, RunError, run_channels  # noqa: PLC0415
-    from belleflow.engine.executors import parse_adaptive  # noqa: PLC0415
+    from belleflow.engine.executors import (  # noqa: PLC0415
+        ClusterError,
+        make_security,
+        parse_adaptive,
+    )
+    from belleflow.engine.redact import redact  # noqa: PLC0415
 
     names = list(channels or [])
     if all_channels:
@@ -70,6 +89,7 @@ def run(
         raise typer.Exit(EXIT_USAGE)
     try:
         scaling = parse_adaptive(adaptive) if adaptive else None
+        security = make_security(tls_ca, tls_cert, tls_key)
         result = run_channels(
             names,
             catalogue=catalogue,
@@ -78,6 +98,7 @@ def run(
             adaptive=scaling,
             cluster_config=cluster_config,
             overrides=list(set_ or []),
+            security=security,
             chunksize=chunksize,
             maxchunks=maxchunks,
             out=out,
@@ -89,11 +110,17 @@ def run(
             progress=progress,
             echo=typer.echo,
         )
-    except (BadFileError, RunError, CatalogueError) as err:
-        typer.echo(f"error: {err}", err=True)
+    except KeyboardInterrupt:
+        typer.echo(
+            f"interrupted: the report in {out} says so; continue with the same command and --resume",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (BadFileError, RunError, CatalogueError, ClusterError) as err:
+        typer.echo(f"error: {redact(str(err))}", err=True)
         raise typer.Exit(EXIT_INCOMPLETE) from None
     except (KeyError, TypeError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {redact(str(err))}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     failed = [
         name

@@ -19,20 +19,48 @@ def train(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Output JSON file or folder (default the channel's models/)."
+            "--out",
+            "-o",
+            help="Output record (.json) or folder (default belleflow-output/models/).",
         ),
     ] = None,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install", help="Replace the classifier shipped with the channel (its models/)."
+        ),
+    ] = False,
     scale: Annotated[
         float, typer.Option("--scale", min=1e-4, help="Multiply the training event counts.")
     ] = 1.0,
 ) -> None:
-    """Train CHANNEL's candidate classifier and store it as portable JSON (no pickle)."""
+    """Train CHANNEL's candidate classifier; write it as ONNX with a JSON record."""
     from belleflow.cli._console import console as get_console  # noqa: PLC0415 - fast --help
-    from belleflow.training.trainer import train_channel  # noqa: PLC0415
 
     console = get_console()
     try:
-        path, document = train_channel(channel, catalogue=catalogue, out=out, scale=scale)
+        from belleflow.training.trainer import train_channel  # noqa: PLC0415
+
+        with console.status(f"training {channel}") as status:
+
+            def progress(line: str) -> None:
+                status.update(f"training {channel}: {line}")
+                console.print(f"  {line}")
+
+            path, document = train_channel(
+                channel,
+                catalogue=catalogue,
+                out=out,
+                install=install,
+                scale=scale,
+                progress=progress,
+            )
+    except ModuleNotFoundError as err:
+        console.print(
+            f"[red]error:[/red] `belleflow train` needs {err.name}: "
+            "install the training packages with `pip install -e . --group train`"
+        )
+        raise typer.Exit(code=1) from err
     except (KeyError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(code=1) from err
@@ -44,4 +72,4 @@ def train(
         f"working point: score >= {document['threshold']:.4f}, signal efficiency "
         f"{wp['signal_efficiency']:.3f}, background rejection {wp['background_rejection']:.4f}"
     )
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path} and {document['model']['file']}")

@@ -7,10 +7,13 @@ sets and coffea ``WorkItem`` objects under small tags. A chunk file is
 written under a temporary name and renamed, so a chunk interrupted while
 being saved is simply recomputed on ``--resume``.
 
-Layout: ``DIR/CHANNEL/checkpoints/<configuration hash>/<sample>/<file uuid>/<start>-<stop>.json``.
+Layout: ``DIR/.checkpoints/CHANNEL/<configuration hash>/<sample>/<file uuid>/<start>-<stop>.json``
+(outside ``DIR/CHANNEL``, which a finished run replaces as a whole).
 The configuration hash covers everything that changes a chunk's output
 (channel, processor options, catalogue, unblinding, belleflow version), so a
-resume never mixes chunks of different configurations.
+resume never mixes chunks of different configurations. What is stored is
+redacted (file URLs lose their secrets) and, for data in a blinded run,
+blinded (:func:`belleflow.engine.blinding.blind_chunk`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ import uhi.io.json
 from coffea.processor import CheckpointerABC
 from coffea.processor.executor import WorkItem
 from hist import serialization
+
+from belleflow.engine.redact import redact
 
 __all__ = ["JsonCheckpointer", "from_json", "json_default", "json_object_hook", "to_json"]
 
@@ -91,11 +97,20 @@ class JsonCheckpointer(CheckpointerABC):  # type: ignore[misc]
             workers: on a batch system it must be on a shared filesystem).
         load_existing: Reuse stored chunks (``--resume``); otherwise chunks
             are only written.
+        prepare: Applied to a chunk's output and metadata before it is stored
+            (the engine blinds data chunks with it).
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, load_existing: bool) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        load_existing: bool,
+        prepare: Callable[[Any, dict[str, Any]], Any] | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.load_existing = load_existing
+        self.prepare = prepare
 
     def filepath(self, metadata: dict[str, Any]) -> Path:
         """Where one chunk's output is stored."""
@@ -120,8 +135,10 @@ class JsonCheckpointer(CheckpointerABC):  # type: ignore[misc]
         """Store a chunk's output atomically (temporary file, then rename)."""
         path = self.filepath(metadata)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self.prepare is not None:
+            output = self.prepare(output, metadata)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(to_json(output), encoding="utf-8")
+        tmp.write_text(redact(to_json(output)), encoding="utf-8")
         tmp.replace(path)
 
     def clear(self) -> None:

@@ -9,7 +9,14 @@
   ``deploy/<name>.yaml`` (``lsf`` reads ``deploy/kekcc-lsf.yaml``), a file given
   with ``--cluster-config`` and ``--set key=value`` overrides;
 - ``gateway``: a dask-gateway cluster (``deploy/gateway.yaml``);
-- ``tcp://host:port`` (or any scheduler address): an existing Dask scheduler.
+- ``tcp://host:port`` (or any scheduler address, ``tls://`` with ``--tls-*``):
+  an existing Dask scheduler, reached within :data:`CONNECT_TIMEOUT` seconds.
+
+Exposure: the LocalCluster's scheduler, workers and dashboard listen on
+127.0.0.1 only. TLS (``tls://``, :class:`distributed.Security`) is switched on
+with a CA, a certificate and its key (:func:`make_security`; ``--tls-ca``,
+``--tls-cert``, ``--tls-key`` or the ``security`` key of a deploy YAML); then
+every connection is encrypted and authenticated.
 
 Failures: coffea's own retries are switched off and every chunk runs
 inside :class:`ChunkGuard`, which retries it (``retries`` times), counts the
@@ -26,7 +33,10 @@ import ctypes
 import ctypes.util
 import importlib
 import os
+import signal
+import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,23 +44,34 @@ from typing import Any
 
 import yaml
 from coffea.processor import DaskExecutor, FuturesExecutor, IterativeExecutor
+from coffea.processor import executor as coffea_executor
 from coffea.processor.executor import WorkItem
+from distributed.diagnostics.plugin import WorkerPlugin
+from rich.progress import Progress
 
+from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
 from belleflow.processor import chunk_key
 
 __all__ = [
     "BATCH_SYSTEMS",
+    "CONNECT_TIMEOUT",
     "EXECUTORS",
+    "LOOPBACK",
     "ChunkError",
     "ChunkGuard",
+    "ClusterError",
     "ClusterSpec",
     "GuardedDaskExecutor",
     "GuardedFuturesExecutor",
     "GuardedIterativeExecutor",
+    "IgnoreInterruptsPlugin",
+    "check_reachable",
     "deploy_dir",
     "job_script",
     "load_cluster_spec",
     "local_cluster",
+    "lost_workers",
+    "make_security",
     "open_client",
     "parse_adaptive",
     "parse_overrides",
@@ -69,8 +90,18 @@ BATCH_SYSTEMS: dict[str, str] = {
 EXECUTORS = ("iterative", "futures", "local", *BATCH_SYSTEMS)
 
 
+#: Seconds to reach a scheduler before giving up with :class:`ClusterError`.
+CONNECT_TIMEOUT = 5
+#: Where the engine's LocalCluster listens (scheduler, workers, dashboard).
+LOOPBACK = "127.0.0.1"
+
+
 class ChunkError(RuntimeError):
     """A chunk failed after all its attempts; the message names file and entries."""
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster cannot be reached or started; the message says which and why."""
 
 
 #: glibc ``mallopt`` parameters (malloc.h).
@@ -159,11 +190,12 @@ class ChunkGuard:
             if attempt and isinstance(out, dict):
                 out["retries"] = {_describe(work): attempt}
             return out
-        reason = _root_message(last)
-        where = _describe(work)
+        reason = redact(_root_message(last))
+        where = redact(_describe(work))
         if not self.skip_bad_files:
             msg = f"{where}: failed after {self.retries + 1} attempt(s): {reason}"
-            raise ChunkError(msg) from last
+            # Not chained: the original exception's text may hold the file's full URL.
+            raise ChunkError(msg) from None
         lost = work.entrystop - work.entrystart if isinstance(work, WorkItem) else 0
         return {
             "failures": {
@@ -198,7 +230,27 @@ class _GuardMixin:
         # Metadata fetching is not used (the engine plans itself) but stays unguarded.
         if getattr(self, "function_name", None) != "get_metadata":
             function = ChunkGuard(function, self.chunk_retries, self.skip_bad_files)
-        return super().__call__(items, function, accumulator)  # type: ignore[misc]
+        with _bars_unless(bool(getattr(self, "status", True))):
+            return super().__call__(items, function, accumulator)  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def _bars_unless(status: bool) -> Iterator[None]:
+    """Without ``status``, coffea's progress bars are disabled.
+
+    coffea's iterative and futures executors draw their ``rich`` bar
+    whatever ``status`` says (the iterative one only hides the task, not the
+    bar): its bar factory is swapped for a disabled one while they run.
+    """
+    if status:
+        yield
+        return
+    original = coffea_executor.rich_bar
+    coffea_executor.rich_bar = lambda: Progress(disable=True)
+    try:
+        yield
+    finally:
+        coffea_executor.rich_bar = original
 
 
 @dataclass
@@ -245,6 +297,7 @@ class ClusterSpec:
         workers: Workers to start (``scale``), unless ``adapt`` is set.
         adapt: ``{"minimum": n, "maximum": m}`` for adaptive scaling.
         gateway: ``dask_gateway.Gateway`` arguments (gateway only).
+        security: ``tls_ca``, ``tls_cert``, ``tls_key`` file paths (TLS, batch systems).
         source: The file the configuration came from.
     """
 
@@ -253,6 +306,7 @@ class ClusterSpec:
     workers: int = 1
     adapt: dict[str, int] | None = None
     gateway: dict[str, Any] = field(default_factory=dict)
+    security: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
 
@@ -318,9 +372,14 @@ def load_cluster_spec(
     if declared != kind:
         msg = f"{path}: configures a {declared!r} cluster, not {kind!r}"
         raise ValueError(msg)
-    unknown = set(document) - {"kind", "cluster", "workers", "adapt", "gateway"}
+    allowed = ("kind", "cluster", "workers", "adapt", "gateway", "security")
+    unknown = set(document) - set(allowed)
     if unknown:
-        msg = f"{path}: unknown keys {sorted(unknown)} (allowed: kind, cluster, workers, adapt, gateway)"
+        msg = f"{path}: unknown keys {sorted(unknown)} (allowed: {', '.join(allowed)})"
+        raise ValueError(msg)
+    security = dict(document.get("security") or {})
+    if set(security) - {"tls_ca", "tls_cert", "tls_key"}:
+        msg = f"{path}: security: allowed keys are tls_ca, tls_cert, tls_key"
         raise ValueError(msg)
     return ClusterSpec(
         kind=kind,
@@ -328,6 +387,7 @@ def load_cluster_spec(
         workers=int(document.get("workers", 1)),
         adapt=document.get("adapt"),
         gateway=dict(document.get("gateway") or {}),
+        security={k: str(v) for k, v in security.items()},
         source=str(path),
     )
 
@@ -382,11 +442,53 @@ def parse_adaptive(text: str) -> tuple[int, int]:
 LOCAL_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
 
 
-def local_cluster(workers: int | None = None, **kwargs: Any) -> Any:
+def make_security(
+    tls_ca: str | os.PathLike[str] | None,
+    tls_cert: str | os.PathLike[str] | None,
+    tls_key: str | os.PathLike[str] | None,
+) -> Any:
+    """A ``distributed.Security`` requiring TLS, or None when no file is given.
+
+    One certificate and key serve the client, the scheduler and the workers
+    (as on a LocalCluster or batch jobs sharing a filesystem); the CA
+    authenticates the peers.
+
+    Raises:
+        ValueError: Not all three given, or a file that does not exist.
+    """
+    given = {"--tls-ca": tls_ca, "--tls-cert": tls_cert, "--tls-key": tls_key}
+    if all(v is None for v in given.values()):
+        return None
+    absent = [name for name, value in given.items() if value is None]
+    if absent:
+        msg = f"TLS needs --tls-ca, --tls-cert and --tls-key together; missing {', '.join(absent)}"
+        raise ValueError(msg)
+    for name, value in given.items():
+        if not Path(str(value)).is_file():
+            msg = f"{name} {value}: no such file"
+            raise ValueError(msg)
+    distributed: Any = importlib.import_module("distributed")
+    ca, cert, key = (str(v) for v in given.values())
+    return distributed.Security(
+        tls_ca_file=ca,
+        tls_client_cert=cert,
+        tls_client_key=key,
+        tls_scheduler_cert=cert,
+        tls_scheduler_key=key,
+        tls_worker_cert=cert,
+        tls_worker_key=key,
+        require_encryption=True,
+    )
+
+
+def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs: Any) -> Any:
     """The Dask ``LocalCluster`` of ``--executor local``: one single-threaded worker per core.
 
     Workers are processes (``processes=True``) with :data:`LOCAL_CLUSTER_CONFIG`;
-    keyword arguments go to ``LocalCluster``. Use it as a context manager.
+    scheduler, workers and dashboard listen on :data:`LOOPBACK` only (port
+    8787 for the dashboard, or a free one), over TLS when ``security`` is a
+    ``distributed.Security``. Keyword arguments go to ``LocalCluster``. Use
+    it as a context manager.
     """
     distributed: Any = importlib.import_module("distributed")
     dask: Any = importlib.import_module("dask")
@@ -394,11 +496,66 @@ def local_cluster(workers: int | None = None, **kwargs: Any) -> Any:
         "n_workers": workers or os.cpu_count() or 1,
         "threads_per_worker": 1,
         "processes": True,
+        "host": LOOPBACK,
+        "dashboard_address": f"{LOOPBACK}:8787",
         **kwargs,
     }
+    if security is not None:
+        options.update(security=security, protocol="tls://")
     # Workers take the configuration of the moment they start.
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
         return distributed.LocalCluster(**options)
+
+
+def check_reachable(
+    address: str, *, security: Any = None, timeout: float = CONNECT_TIMEOUT
+) -> None:
+    """Fail fast when a scheduler address cannot work (before any planning).
+
+    Raises:
+        ClusterError: The address is malformed, its TCP port does not answer,
+            or it is ``tls://`` and no certificates were given.
+    """
+    if address.startswith("tls://") and security is None:
+        msg = (
+            f"the scheduler at {redact(address)} uses TLS: give --tls-ca, --tls-cert and --tls-key"
+        )
+        raise ClusterError(msg)
+    distributed: Any = importlib.import_module("distributed")
+    try:
+        _, location = distributed.comm.parse_address(address)
+        host, port = distributed.comm.addressing.parse_host_port(location)
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError, TypeError) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        msg = f"cannot reach the Dask scheduler at {redact(address)}: {redact(reason)}"
+        raise ClusterError(msg) from None
+
+
+class IgnoreInterruptsPlugin(WorkerPlugin):
+    """Worker plugin for the engine's own LocalCluster: workers ignore SIGINT.
+
+    Ctrl-C reaches the whole process group; the run (its client) handles it,
+    writes its report and stops the cluster, and workers killed by the same
+    signal would only print their tracebacks.
+    """
+
+    name = "belleflow-ignore-interrupts"
+
+    def setup(self, worker: Any) -> None:  # noqa: ARG002 - distributed's signature
+        """Called by distributed in each worker (in its main thread)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _connect(distributed: Any, address: str, security: Any) -> Any:
+    try:
+        return distributed.Client(address, security=security, timeout=f"{CONNECT_TIMEOUT}s")
+    except (OSError, TimeoutError, TypeError) as err:
+        # TypeError: distributed's word for a TLS address without TLS settings.
+        reason = " ".join(str(err).split()) or type(err).__name__
+        msg = f"cannot reach the Dask scheduler at {redact(address)}: {redact(reason)}"
+        raise ClusterError(msg) from None
 
 
 @contextlib.contextmanager
@@ -409,6 +566,7 @@ def open_client(
     adaptive: tuple[int, int] | None = None,
     cluster_config: str | os.PathLike[str] | None = None,
     overrides: Sequence[str] = (),
+    security: Any = None,
     echo: Callable[[str], None] = print,
 ) -> Iterator[Any]:
     """Start (and at the end stop) the Dask cluster an executor name asks for.
@@ -419,22 +577,28 @@ def open_client(
         adaptive: ``(minimum, maximum)`` for adaptive scaling.
         cluster_config: YAML overriding ``deploy/<kind>.yaml``.
         overrides: ``--set`` items.
+        security: A ``distributed.Security`` (:func:`make_security`) for TLS;
+            batch systems also read the ``security`` key of their YAML.
         echo: Where to print the dashboard address.
 
     Yields:
-        A connected ``distributed.Client``.
+        A connected ``distributed.Client``, whose workers redact URLs in their logs.
+
+    Raises:
+        ClusterError: The scheduler cannot be reached within :data:`CONNECT_TIMEOUT` s.
     """
     # distributed's Client and LocalCluster are untyped: handle the module as Any.
     distributed: Any = importlib.import_module("distributed")
 
     with contextlib.ExitStack() as stack:
         if "://" in executor:
-            client = stack.enter_context(distributed.Client(executor))
+            client = stack.enter_context(_connect(distributed, executor, security))
         elif executor == "local":
-            cluster = stack.enter_context(local_cluster(workers))
+            cluster = stack.enter_context(local_cluster(workers, security=security))
             if adaptive:
                 cluster.adapt(minimum=adaptive[0], maximum=adaptive[1])
-            client = stack.enter_context(distributed.Client(cluster))
+            client = stack.enter_context(_connect(distributed, cluster, security))
+            client.register_plugin(IgnoreInterruptsPlugin())
         elif executor == "gateway":
             spec = load_cluster_spec("gateway", cluster_config, overrides)
             from dask_gateway import Gateway  # noqa: PLC0415 - optional dependency
@@ -445,16 +609,59 @@ def open_client(
             client = stack.enter_context(cluster.get_client())
         elif executor in BATCH_SYSTEMS:
             spec = load_cluster_spec(executor, cluster_config, overrides)
-            cluster = stack.enter_context(_jobqueue_class(executor)(**spec.cluster))
+            if security is None and spec.security:
+                security = make_security(
+                    spec.security.get("tls_ca"),
+                    spec.security.get("tls_cert"),
+                    spec.security.get("tls_key"),
+                )
+            options = {**spec.cluster, **({"security": security} if security else {})}
+            cluster = stack.enter_context(_jobqueue_class(executor)(**options))
             _scale(cluster, spec, workers, adaptive)
-            client = stack.enter_context(distributed.Client(cluster))
+            client = stack.enter_context(_connect(distributed, cluster, security))
         else:
             msg = f"unknown executor {executor!r}: use one of {', '.join(EXECUTORS)} or tcp://..."
             raise ValueError(msg)
+        client.register_plugin(RedactLogsPlugin())
+        install_log_redaction()
         link = getattr(client, "dashboard_link", None)
         if link:
             echo(f"Dask dashboard: {link}")
         yield client
+
+
+def lost_workers(client: Any, since: float) -> list[dict[str, Any]]:
+    """Workers the scheduler lost unexpectedly since ``since`` (a ``time.time()``).
+
+    Dask reschedules what a lost worker was running, so results stay right;
+    the report lists each loss and the tasks (chunks) it cost.
+
+    Returns:
+        ``[{"worker": address, "time": t, "tasks_lost": n}]``.
+    """
+    try:
+        events = client.get_events("all")
+    except Exception:  # noqa: BLE001 - a scheduler without events: nothing to report
+        return []
+    out = []
+    for stamp, message in events:
+        if (
+            stamp >= since
+            and isinstance(message, dict)
+            and message.get("action") == "remove-worker"
+            and not message.get("expected")
+        ):
+            tasks = set(message.get("processing-tasks") or ()) | set(
+                message.get("lost-computed-tasks") or ()
+            )
+            out.append(
+                {
+                    "worker": str(message.get("worker", "")),
+                    "time": round(float(stamp), 3),
+                    "tasks_lost": len(tasks),
+                }
+            )
+    return out
 
 
 def _scale(

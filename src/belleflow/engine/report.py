@@ -1,11 +1,15 @@
 """The run report (``DIR/CHANNEL/report.json``): provenance, accounting, cutflow, timing.
 
-Accounting rule: for every file the events read must equal the entries of
-its event tree. Any difference is listed in ``differences`` with the file,
-the sample, the events missing and the reason (a bad file, a failed chunk,
-or ``--maxchunks``). ``complete`` is true only when nothing is missing;
-``incomplete_reason`` says whether the gap was chosen (``maxchunks``,
-``skip-bad-files``) or not (``failed``).
+Accounting rules: for every sample the events it should deliver (the
+catalogue's ``events`` for simulation and signals, its files' entries for
+data; :class:`~belleflow.engine.fileset.SampleAccount`) must equal the events
+read, and for every file the events read must equal the entries of its event
+tree. Any difference is listed (``differences`` by file, ``samples[...].problems``
+by sample) with the events missing and the reason (a bad, duplicate, extra
+or missing file, a failed chunk, ``--maxchunks``). ``complete`` is true only
+when nothing is missing; ``incomplete_reason`` says whether the gap was
+chosen (``maxchunks``, ``skip-bad-files``) or not (``failed``,
+``interrupted``). Every string is redacted (:mod:`belleflow.engine.redact`).
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from typing import Any
 
 from belleflow import __version__
 from belleflow.engine.fileset import RunPlan
+from belleflow.engine.redact import redact, redact_tree
 from belleflow.processor import Channel
 
 __all__ = [
     "build_report",
     "command_line",
     "configuration_hash",
+    "failure_report",
     "file_sha256",
     "git_revision",
     "now_iso",
@@ -94,6 +100,7 @@ def configuration_hash(
         "options": repr(sorted(channel.options.items())),
         "catalogue": catalogue_sha256,
         "unblind": unblind,
+        "signal_region_cut": channel.signal_region_cut,
         "samples": samples,
     }
     text = json.dumps(config, sort_keys=True)
@@ -109,23 +116,23 @@ def _differences(
         failed_by_file.setdefault(key.split("|", 1)[0], []).append(
             f"chunk {key.split('|', 1)[1].replace('|', '-')}: {failure['reason']}"
         )
-    out: list[dict[str, Any]] = []
-    for bad in plan.bad_files:
-        out.append(
-            {
-                "file": bad.path,
-                "sample": bad.sample,
-                "expected": bad.lost_events,
-                "read": 0,
-                "missing": bad.lost_events,
-                "reason": f"bad file skipped: {bad.reason}",
-            }
-        )
+    out: list[dict[str, Any]] = [
+        {
+            "file": bad.path,
+            "sample": bad.sample,
+            "expected": bad.lost_events,
+            "read": 0,
+            "missing": bad.lost_events,
+            "reason": f"bad file skipped: {bad.reason}",
+        }
+        for bad in plan.bad_files
+    ]
     for path, expected in plan.expected.items():
-        read = int(files_read.get(path, 0))
+        shown = redact(path)
+        read = int(files_read.get(shown, 0))
         if read == expected:
             continue
-        reasons = list(failed_by_file.get(path, []))
+        reasons = list(failed_by_file.get(shown, []))
         if path in plan.skipped_by_choice:
             reasons.append(f"not processed (--maxchunks): {plan.skipped_by_choice[path]} events")
         out.append(
@@ -141,6 +148,34 @@ def _differences(
     return out
 
 
+def _redacted_counts(counts: Mapping[str, Any]) -> dict[str, int]:
+    """Counts by file (or chunk key) under redacted names: stored chunks carry those."""
+    out: dict[str, int] = {}
+    for key, value in counts.items():
+        if key:
+            out[redact(key)] = out.get(redact(key), 0) + int(value)
+    return out
+
+
+def _reason(
+    *,
+    error: str | None,
+    interrupted: bool,
+    problems: bool,
+    skip_bad_files: bool,
+    by_choice: bool,
+) -> str:
+    if interrupted:
+        return "interrupted"
+    if error is not None:
+        return "failed"
+    if problems:
+        return "skip-bad-files (incomplete by choice)" if skip_bad_files else "failed"
+    if by_choice:
+        return "maxchunks (incomplete by choice)"
+    return "failed"
+
+
 def build_report(
     *,
     channel: Channel,
@@ -151,7 +186,10 @@ def build_report(
     timing: Mapping[str, float],
     skip_bad_files: bool,
     maxchunks: int | None,
+    blinding: Mapping[str, Any],
+    cluster: Mapping[str, Any] | None = None,
     error: str | None = None,
+    interrupted: bool = False,
 ) -> dict[str, Any]:
     """Assemble the report of one channel's run.
 
@@ -160,55 +198,69 @@ def build_report(
         plan: Its plan.
         wrapped: coffea's wrapped output (``out``, ``metrics``, ``failures``, ...),
             None if the run failed.
-        final: The finalised output (:func:`belleflow.processor.finalise_output`).
+        final: The finalised output (:func:`belleflow.processor.finalise_output`),
+            its data cutflow already blinded.
         provenance: Version, catalogue, configuration hash, command line, times, executor.
         timing: ``planning_s``, ``processing_s``, ``writing_s``.
         skip_bad_files: Whether bad files were skipped by choice.
         maxchunks: The ``--maxchunks`` limit, if any.
+        blinding: :func:`belleflow.engine.blinding.blinding_record`.
+        cluster: What happened to the cluster (lost workers), if any.
         error: The error that stopped the run.
+        interrupted: The run was stopped by the user (SIGINT).
 
     Returns:
-        The report as a JSON-serialisable dict.
+        The report as a JSON-serialisable dict, every string redacted.
     """
     wrapped = wrapped or {}
     accounting = (final or {}).get("accounting", {})
-    files_read: dict[str, int] = dict(accounting.get("files", {}))
-    files_read.pop("", None)
-    chunks_read: dict[str, int] = dict(accounting.get("chunks", {}))
+    files_read = _redacted_counts(accounting.get("files", {}))
+    chunks_read = _redacted_counts(accounting.get("chunks", {}))
+    samples_read = {k: int(v) for k, v in accounting.get("samples", {}).items()}
     failures: dict[str, dict[str, Any]] = dict(wrapped.get("failures", {}))
     retries: dict[str, int] = dict(wrapped.get("retries", {}))
     metrics: dict[str, Any] = dict(wrapped.get("metrics", {}))
-    differences = _differences(plan, files_read, failures) if error is None else []
-    expected_total = sum(plan.expected.values())
+    stopped = error is not None or interrupted
+    differences = [] if stopped else _differences(plan, files_read, failures)
+    sample_problems = any(a.problems for a in plan.accounts.values())
+    expected_total = plan.expected_events
     read_total = sum(files_read.values())
     lost_by_choice = sum(plan.skipped_by_choice.values())
     lost_bad = sum(int(b.lost_events or 0) for b in plan.bad_files) + sum(
         int(f["lost_events"]) for f in failures.values()
     )
-    complete = error is None and not differences
-    if error is not None:
-        reason: str | None = "failed"
-    elif complete:
-        reason = None
-    elif plan.bad_files or failures:
-        reason = "skip-bad-files (incomplete by choice)" if skip_bad_files else "failed"
-    elif plan.skipped_by_choice and maxchunks is not None:
-        reason = "maxchunks (incomplete by choice)"
-    else:
-        reason = "failed"
+    complete = (
+        not stopped
+        and not differences
+        and not plan.bad_files
+        and not sample_problems
+        and not plan.unknown_samples
+        and read_total == expected_total
+    )
+    reason = None
+    if not complete:
+        reason = _reason(
+            error=error,
+            interrupted=interrupted,
+            problems=bool(plan.bad_files or failures or sample_problems),
+            skip_bad_files=skip_bad_files,
+            by_choice=bool(plan.skipped_by_choice and maxchunks is not None),
+        )
     processing = float(timing.get("processing_s", 0.0))
     events_processed = int(metrics.get("entries", read_total))
     files_section = {
         path: {
             "sample": plan.sample_of_file.get(path, ""),
             "entries": info.entries,
-            "read": int(files_read.get(path, 0)),
+            "read": int(files_read.get(redact(path), 0)),
             "status": "ok" if info.ok else "bad",
+            "uuid": info.uuid,
+            "identity": info.identity,
             **({"reason": info.error} if info.error else {}),
         }
         for path, info in plan.files.items()
     }
-    return {
+    report = {
         "channel": channel.name,
         "description": channel.description,
         "skim": channel.skim,
@@ -216,9 +268,12 @@ def build_report(
         "complete": complete,
         "incomplete_reason": reason,
         "error": error,
+        "blinding": dict(blinding),
         **dict(provenance),
         "events": {
             "expected": expected_total,
+            "expected_unknown_samples": plan.unknown_samples,
+            "planned": sum(plan.expected.values()) - lost_by_choice,
             "read": read_total,
             "missing": expected_total - read_total,
             "lost_bad_files": lost_bad,
@@ -228,6 +283,7 @@ def build_report(
         "bad_files": [b.to_dict() for b in plan.bad_files],
         "failures": [{"chunk": k, **v} for k, v in sorted(failures.items())],
         "retries": {"total": sum(retries.values()), "by_chunk": retries},
+        "cluster": dict(cluster or {"workers_lost": []}),
         "chunks": {
             "planned": len(plan.work_items),
             "processed": len(chunks_read),
@@ -237,7 +293,13 @@ def build_report(
         },
         "files": files_section,
         "samples": {
-            name: {**s.to_dict(), "events_read": int(accounting.get("samples", {}).get(name, 0))}
+            name: {
+                **s.to_dict(),
+                "expected_events": plan.accounts[name].expected,
+                "expected_from": plan.accounts[name].source,
+                "events_read": samples_read.get(name, 0),
+                "problems": plan.accounts[name].problems,
+            }
             for name, s in plan.samples.items()
         },
         "cutflow": (final or {}).get("cutflow", {}),
@@ -249,6 +311,41 @@ def build_report(
             "columns_read": sorted(metrics.get("columns", [])),
         },
     }
+    return dict(redact_tree(report))
+
+
+def failure_report(
+    *,
+    channel: Channel,
+    provenance: Mapping[str, Any],
+    blinding: Mapping[str, Any],
+    error: str,
+    reason: str,
+) -> dict[str, Any]:
+    """The report of a run that stopped before it had a plan (or before it started).
+
+    Args:
+        channel: The channel.
+        provenance: As for :func:`build_report`.
+        blinding: As for :func:`build_report`.
+        error: What stopped it.
+        reason: ``failed``, ``interrupted`` or ``running`` (written when a run
+            starts, replaced when it ends).
+    """
+    report = {
+        "channel": channel.name,
+        "description": channel.description,
+        "skim": channel.skim,
+        "experiments": list(channel.experiments),
+        "complete": False,
+        "incomplete_reason": reason,
+        "error": error,
+        "blinding": dict(blinding),
+        **dict(provenance),
+        "events": None,
+        "cutflow": {},
+    }
+    return dict(redact_tree(report))
 
 
 def write_report(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:

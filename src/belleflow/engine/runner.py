@@ -1,18 +1,29 @@
-"""``run_channels``: plan, run on an executor, merge, scale, write, report.
+"""``run_channels``: plan, run on an executor, merge, scale, blind, write, report.
 
 For each channel the engine plans the run (:mod:`belleflow.engine.fileset`),
 builds a coffea ``processor.Runner`` (``schema=Belle2Schema``,
 ``savemetrics=True``, a :class:`~belleflow.engine.checkpoint.JsonCheckpointer`,
 a guarded executor), hands it the pre-built chunks, scales the merged raw
-output with the catalogue weights (:func:`belleflow.processor.finalise_output`)
-and writes ``DIR/CHANNEL/{histograms.json, histograms.root, report.json}``.
+output with the catalogue weights (:func:`belleflow.processor.finalise_output`),
+blinds the data cutflow (:mod:`belleflow.engine.blinding`) and writes
+``DIR/CHANNEL/{histograms.json, histograms.root, report.json}``.
+
+Outputs are atomic per run: a run writes into a fresh ``DIR/.CHANNEL.staging``
+and, when it ends, that folder replaces ``DIR/CHANNEL`` as a whole. A run
+that failed or was interrupted (planning included) replaces it with a
+report saying so (``complete: false``, ``incomplete_reason``, ``error``) and
+no histograms, so no earlier result passes for this run's; until a run ends,
+the previous outputs stay as they were. ``--resume`` refuses to replace a
+complete run of another configuration.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -27,22 +38,32 @@ import hist
 from coffea import processor as coffea_processor
 
 from belleflow import __version__
-from belleflow.catalogue import Catalogue, default_catalogue_path, load_catalogue
+from belleflow.catalogue import default_catalogue_path, load_catalogue
 from belleflow.channels import load_channel
+from belleflow.engine.blinding import (
+    blind_chunk,
+    blind_cutflows,
+    blinding_record,
+    check_unblind_reason,
+)
 from belleflow.engine.checkpoint import JsonCheckpointer
 from belleflow.engine.executors import (
     ChunkError,
     GuardedDaskExecutor,
     GuardedFuturesExecutor,
     GuardedIterativeExecutor,
+    check_reachable,
+    lost_workers,
     open_client,
 )
 from belleflow.engine.fileset import FileMetadataCache, RunPlan, plan_channel
 from belleflow.engine.outputs import write_histograms_json, write_histograms_root
+from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
 from belleflow.engine.report import (
     build_report,
     command_line,
     configuration_hash,
+    failure_report,
     file_sha256,
     git_revision,
     now_iso,
@@ -68,7 +89,11 @@ DEFAULT_OUT = "belleflow-output"
 
 
 class RunError(RuntimeError):
-    """A channel's run failed; ``report.json`` says why and is marked incomplete."""
+    """A channel's run failed or was refused; the message says why.
+
+    When the run started, ``DIR/CHANNEL/report.json`` says why and is marked
+    incomplete.
+    """
 
 
 @dataclass
@@ -78,7 +103,8 @@ class ChannelResult:
     Attributes:
         channel: Channel name.
         histograms: Final histograms (``process``, ``variation``, observables).
-        cutflow: ``{sample: {cut: [raw, weighted]}}``.
+        cutflow: ``{sample: {cut: [raw, weighted]}}`` (data stops before the
+            signal-region cut while blinded).
         report: The content of ``report.json``.
         directory: ``DIR/CHANNEL`` (None if nothing was written).
     """
@@ -189,9 +215,13 @@ def _client_for(
     adaptive: tuple[int, int] | None,
     cluster_config: str | os.PathLike[str] | None,
     overrides: Sequence[str],
+    security: Any,
     echo: Callable[[str], None],
 ) -> Iterator[Any]:
     if client is not None:
+        # The caller's workers too must not log a file URL's secrets.
+        client.register_plugin(RedactLogsPlugin())
+        install_log_redaction()
         link = getattr(client, "dashboard_link", None)
         if link:
             echo(f"Dask dashboard: {link}")
@@ -205,6 +235,7 @@ def _client_for(
             adaptive=adaptive,
             cluster_config=cluster_config,
             overrides=overrides,
+            security=security,
             echo=echo,
         ) as opened:
             yield opened
@@ -220,12 +251,13 @@ def run_channels(
     adaptive: tuple[int, int] | None = None,
     cluster_config: str | os.PathLike[str] | None = None,
     overrides: Sequence[str] = (),
+    security: Any = None,
     chunksize: int = DEFAULT_CHUNKSIZE,
     maxchunks: int | None = None,
     out: str | os.PathLike[str] | None = DEFAULT_OUT,
     skip_bad_files: bool = False,
     resume: bool = False,
-    unblind: bool = False,
+    unblind: str | None = None,
     retries: int = 3,
     samples: Sequence[str] | None = None,
     progress: bool = True,
@@ -245,27 +277,41 @@ def run_channels(
         adaptive: ``(minimum, maximum)`` workers for adaptive scaling.
         cluster_config: YAML replacing ``deploy/<kind>.yaml``.
         overrides: ``key=value`` overrides of the cluster configuration.
+        security: ``distributed.Security`` for TLS
+            (:func:`belleflow.engine.executors.make_security`).
         chunksize: Target entries per chunk.
         maxchunks: At most this many chunks per sample (a quick look; incomplete by choice).
         out: Output folder (None: write nothing, keep results in memory).
         skip_bad_files: Skip unusable files and failed chunks, listing them.
         resume: Reuse the chunks stored by an interrupted run of the same configuration.
-        unblind: Fill data inside the channels' signal windows.
+        unblind: Why the data may be looked at inside the signal region
+            (e.g. ``"approved by the review committee on 2026-11-30"``); None
+            (the default) keeps the run blinded.
         retries: Extra attempts of a failing chunk.
         samples: Only these samples (by name).
         progress: Show progress bars.
         cache_dir: File metadata cache folder (default ``$BELLEFLOW_CACHE``).
-        echo: Where messages (dashboard address, summaries) go.
+        echo: Where messages (dashboard address, summaries) go; URLs are redacted.
 
     Returns:
         The :class:`RunResult`.
 
     Raises:
-        belleflow.engine.fileset.BadFileError: A file fails the pre-run check
-            (without ``skip_bad_files``).
-        RunError: A chunk failed after its retries (without ``skip_bad_files``);
-            the channel's ``report.json`` is written with ``complete: false``.
+        belleflow.engine.fileset.BadFileError: A file or a sample fails the
+            pre-run checks (without ``skip_bad_files``); the channel's report says so.
+        RunError: A chunk failed after its retries (without ``skip_bad_files``),
+            or ``resume`` would replace a complete run of another configuration.
+        belleflow.engine.executors.ClusterError: The cluster cannot be reached.
+        KeyboardInterrupt: After writing the report of the interrupted channel.
+        ValueError: An empty ``unblind`` reason.
     """
+    reason = check_unblind_reason(unblind)
+    if client is None and "://" in executor:
+        check_reachable(executor, security=security)
+
+    def say(text: str) -> None:
+        echo(redact(text))
+
     started = now_iso()
     resolved = [resolve_channel(c) for c in channels]
     catalogue_path = Path(catalogue) if catalogue is not None else default_catalogue_path()
@@ -290,35 +336,57 @@ def run_channels(
             "retries": retries,
             "skip_bad_files": skip_bad_files,
             "resume": resume,
-            "unblind": unblind,
+            "unblind": reason is not None,
+            "unblind_reason": reason,
             "samples": list(samples) if samples is not None else None,
         },
         "start": started,
     }
-    plans = [
-        plan_channel(
-            cat,
-            channel,
-            chunksize=chunksize,
-            maxchunks=maxchunks,
-            unblind=unblind,
-            skip_bad_files=skip_bad_files,
-            cache=cache,
-            samples=samples,
-        )
-        for channel in resolved
-    ]
+    runs = []
+    for channel in resolved:
+        provenance = {
+            **provenance_base,
+            "configuration_hash": configuration_hash(
+                channel,
+                catalogue_sha256=catalogue_sha,
+                unblind=reason is not None,
+                samples=list(samples) if samples is not None else None,
+            ),
+        }
+        outputs = _Outputs(out_dir, channel, provenance, blinding_record(channel, reason))
+        if resume:
+            outputs.refuse_replacing_other_configuration()
+        runs.append((channel, outputs))
+    plans: list[RunPlan] = []
+    for channel, outputs in runs:
+        with outputs.on_failure():
+            plans.append(
+                plan_channel(
+                    cat,
+                    channel,
+                    chunksize=chunksize,
+                    maxchunks=maxchunks,
+                    unblind=reason is not None,
+                    skip_bad_files=skip_bad_files,
+                    cache=cache,
+                    samples=samples,
+                )
+            )
     result = RunResult()
-    with _client_for(
-        executor,
-        client,
-        workers=workers,
-        adaptive=adaptive,
-        cluster_config=cluster_config,
-        overrides=overrides,
-        echo=echo,
-    ) as dask_client:
-        for channel, plan in zip(resolved, plans, strict=True):
+    with (
+        _runs_on_failure([o for _, o in runs]),
+        _client_for(
+            executor,
+            client,
+            workers=workers,
+            adaptive=adaptive,
+            cluster_config=cluster_config,
+            overrides=overrides,
+            security=security,
+            echo=say,
+        ) as dask_client,
+    ):
+        for (channel, outputs), plan in zip(runs, plans, strict=True):
             runner_executor = _make_executor(
                 executor,
                 dask_client,
@@ -330,108 +398,236 @@ def run_channels(
             result.channels[channel.name] = _run_one(
                 channel,
                 plan,
-                cat,
                 runner_executor,
-                out_dir=out_dir,
-                provenance={
-                    **provenance_base,
-                    "configuration_hash": configuration_hash(
-                        channel,
-                        catalogue_sha256=catalogue_sha,
-                        unblind=unblind,
-                        samples=list(samples) if samples is not None else None,
-                    ),
-                },
+                outputs=outputs,
+                client=dask_client,
                 chunksize=chunksize,
                 maxchunks=maxchunks,
                 skip_bad_files=skip_bad_files,
                 resume=resume,
-                echo=echo,
+                unblind=reason is not None,
+                echo=say,
             )
     return result
+
+
+class _Outputs:
+    """Where one channel's run writes: staging, publication, checkpoints, failure reports."""
+
+    def __init__(
+        self,
+        out_dir: Path | None,
+        channel: Channel,
+        provenance: dict[str, Any],
+        blinding: dict[str, Any],
+    ) -> None:
+        self.channel = channel
+        self.provenance = provenance
+        self.blinding = blinding
+        self.directory = out_dir / channel.name if out_dir is not None else None
+        self.staging = out_dir / f".{channel.name}.staging" if out_dir is not None else None
+        self.checkpoints = (
+            out_dir / ".checkpoints" / channel.name / provenance["configuration_hash"]
+            if out_dir is not None
+            else None
+        )
+        self.done = False
+
+    def refuse_replacing_other_configuration(self) -> None:
+        """``--resume`` continues a run; it never replaces a complete one of another configuration."""
+        if self.directory is None:
+            return
+        try:
+            previous = json.loads((self.directory / "report.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if (
+            isinstance(previous, dict)
+            and previous.get("complete") is True
+            and previous.get("configuration_hash") != self.provenance["configuration_hash"]
+        ):
+            before = (previous.get("configuration") or {}).get("samples")
+            now = self.provenance["configuration"]["samples"]
+            msg = (
+                f"{self.directory} holds a complete run of another configuration "
+                f"(samples {before or 'all'}, now {now or 'all'}; or another catalogue, "
+                "processor or blinding): --resume only continues the same run; "
+                "use another --out, or run without --resume to replace it"
+            )
+            raise RunError(msg)
+
+    def start(self) -> Path | None:
+        """A fresh staging folder holding a report that says the run is running."""
+        if self.staging is None:
+            return None
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir(parents=True)
+        self.write_failure("running", "the run has not finished")
+        return self.staging
+
+    def write_failure(self, reason: str, error: str) -> None:
+        """A report without histograms: the run stopped (or has not finished)."""
+        if self.staging is None:
+            return
+        self.staging.mkdir(parents=True, exist_ok=True)
+        for name in ("histograms.json", "histograms.root"):
+            (self.staging / name).unlink(missing_ok=True)
+        report = failure_report(
+            channel=self.channel,
+            provenance={**self.provenance, "end": now_iso()},
+            blinding=self.blinding,
+            error=error,
+            reason=reason,
+        )
+        write_report(report, self.staging / "report.json")
+
+    def publish(self) -> None:
+        """Replace ``DIR/CHANNEL`` by the staging folder (two renames, then cleanup)."""
+        self.done = True
+        if self.directory is None or self.staging is None:
+            return
+        old = self.directory.with_name(f".{self.channel.name}.replaced-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.directory.exists():
+            self.directory.rename(old)
+        self.staging.rename(self.directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def on_failure(self) -> Iterator[None]:
+        """Publish a failure report if the block raises (or is interrupted), then re-raise."""
+        try:
+            yield
+        except BaseException as err:
+            self.fail(err)
+            raise
+
+    def fail(self, err: BaseException) -> None:
+        """Publish the report of a run stopped by ``err``."""
+        if self.done:
+            return
+        interrupted = isinstance(err, KeyboardInterrupt)
+        reason = "interrupted" if interrupted else "failed"
+        text = "interrupted (SIGINT)" if interrupted else _failure_message(err)
+        self.write_failure(reason, text)
+        self.publish()
+
+
+@contextlib.contextmanager
+def _runs_on_failure(runs: Sequence[_Outputs]) -> Iterator[None]:
+    """A failure outside a channel's run (the cluster) still ends every unfinished run."""
+    try:
+        yield
+    except BaseException as err:
+        for outputs in runs:
+            outputs.fail(err)
+        raise
+
+
+def _prepare_chunk(output: Any, metadata: dict[str, Any], *, signal_region_cut: str | None) -> Any:
+    """What a checkpoint stores: a data chunk of a blinded run is blinded first."""
+    if metadata.get("kind") == "data" and not metadata.get("unblind"):
+        return blind_chunk(output, signal_region_cut)
+    return output
 
 
 def _run_one(
     channel: Channel,
     plan: RunPlan,
-    catalogue: Catalogue,  # noqa: ARG001 - kept for channels that need catalogue context later
     executor: Any,
     *,
-    out_dir: Path | None,
-    provenance: dict[str, Any],
+    outputs: _Outputs,
+    client: Any,
     chunksize: int,
     maxchunks: int | None,
     skip_bad_files: bool,
     resume: bool,
+    unblind: bool,
     echo: Callable[[str], None],
 ) -> ChannelResult:
-    directory = out_dir / channel.name if out_dir is not None else None
-    checkpointer = None
-    if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
-        checkpointer = JsonCheckpointer(
-            directory / "checkpoints" / provenance["configuration_hash"], load_existing=resume
+    with outputs.on_failure():
+        staging = outputs.start()
+        checkpointer = None
+        if outputs.checkpoints is not None:
+            if not resume:
+                shutil.rmtree(outputs.checkpoints.parent, ignore_errors=True)
+            checkpointer = JsonCheckpointer(
+                outputs.checkpoints,
+                load_existing=resume,
+                prepare=functools.partial(
+                    _prepare_chunk, signal_region_cut=channel.signal_region_cut
+                ),
+            )
+        runner = coffea_processor.Runner(
+            executor=executor,
+            chunksize=chunksize,
+            schema=Belle2Schema,
+            savemetrics=True,
+            checkpointer=checkpointer,
+            skipbadfiles=False,
         )
-        if not resume:
-            shutil.rmtree(directory / "checkpoints", ignore_errors=True)
-        # A previous run's files must never pass for this run's.
-        for name in ("histograms.json", "histograms.root", "report.json"):
-            (directory / name).unlink(missing_ok=True)
-    runner = coffea_processor.Runner(
-        executor=executor,
-        chunksize=chunksize,
-        schema=Belle2Schema,
-        savemetrics=True,
-        checkpointer=checkpointer,
-        skipbadfiles=False,
-    )
-    processor_instance = channel.make_processor()
-    tic = time.perf_counter()
-    wrapped: dict[str, Any] | None = None
-    error: str | None = None
-    if plan.work_items:
-        try:
-            wrapped = runner.run(plan.work_items, processor_instance)
-        except Exception as err:  # noqa: BLE001 - any failure is reported, then re-raised as RunError
-            error = _failure_message(err)
-    else:
-        wrapped = {"out": {}}
-    processing = time.perf_counter() - tic
-    tic = time.perf_counter()
-    final = None
-    if wrapped is not None:
-        processes = {name: s.process for name, s in plan.samples.items()}
-        weights = {name: s.weight for name, s in plan.samples.items()}
-        final = finalise_output(wrapped.get("out") or {}, processes, weights)
-    timing = {"planning_s": plan.planning_seconds, "processing_s": processing}
-    provenance = {**provenance, "end": now_iso()}
-    report = build_report(
-        channel=channel,
-        plan=plan,
-        wrapped=wrapped,
-        final=final,
-        provenance=provenance,
-        timing=timing,
-        skip_bad_files=skip_bad_files,
-        maxchunks=maxchunks,
-        error=error,
-    )
-    histograms = final["histograms"] if final else {}
-    if directory is not None:
-        if final is not None:
-            write_histograms_json(histograms, directory / "histograms.json")
-            write_histograms_root(histograms, directory / "histograms.root")
-        report["timing"]["writing_s"] = round(time.perf_counter() - tic, 4)
-        write_report(report, directory / "report.json")
-        if report["complete"]:
-            # Nothing left to resume: the stored chunks are only disk usage now.
-            shutil.rmtree(directory / "checkpoints", ignore_errors=True)
+        processor_instance = channel.make_processor()
+        since = time.time()
+        tic = time.perf_counter()
+        wrapped: dict[str, Any] | None = None
+        error: str | None = None
+        if plan.work_items:
+            try:
+                wrapped = runner.run(plan.work_items, processor_instance)
+            except Exception as err:  # noqa: BLE001 - any failure is reported, then re-raised as RunError
+                error = redact(_failure_message(err))
+        else:
+            wrapped = {"out": {}}
+        processing = time.perf_counter() - tic
+        tic = time.perf_counter()
+        final = None
+        if wrapped is not None:
+            processes = {name: s.process for name, s in plan.samples.items()}
+            weights = {name: s.weight for name, s in plan.samples.items()}
+            final = finalise_output(wrapped.get("out") or {}, processes, weights)
+            if not unblind:
+                data = {name for name, s in plan.samples.items() if s.kind == "data"}
+                final["cutflow"] = blind_cutflows(final["cutflow"], data, channel.signal_region_cut)
+        timing = {"planning_s": plan.planning_seconds, "processing_s": processing}
+        report = build_report(
+            channel=channel,
+            plan=plan,
+            wrapped=wrapped,
+            final=final,
+            provenance={**outputs.provenance, "end": now_iso()},
+            timing=timing,
+            skip_bad_files=skip_bad_files,
+            maxchunks=maxchunks,
+            blinding=outputs.blinding,
+            cluster={"workers_lost": lost_workers(client, since) if client is not None else []},
+            error=error,
+        )
+        histograms = final["histograms"] if final else {}
+        if staging is not None:
+            if final is not None:
+                write_histograms_json(histograms, staging / "histograms.json")
+                write_histograms_root(histograms, staging / "histograms.root")
+            report["timing"]["writing_s"] = round(time.perf_counter() - tic, 4)
+            write_report(report, staging / "report.json")
+            outputs.publish()
+            if report["complete"] and outputs.checkpoints is not None:
+                # Nothing left to resume: the stored chunks are only disk usage now.
+                shutil.rmtree(outputs.checkpoints.parent, ignore_errors=True)
     status = "complete" if report["complete"] else f"INCOMPLETE ({report['incomplete_reason']})"
     events = report["events"]
+    unknown = events["expected_unknown_samples"]
+    expected = f"{events['expected']}" + (
+        f" + unknown ({len(unknown)} sample(s) lost files of unknown size)" if unknown else ""
+    )
+    skipped = len(plan.bad_files) + len(report["failures"])
+    workers_lost = len(report["cluster"]["workers_lost"])
     echo(
-        f"{channel.name}: {events['read']}/{events['expected']} events, "
-        f"{report['chunks']['processed']} chunks, {status}"
-        + (f" -> {directory}" if directory is not None else "")
+        f"{channel.name}: {events['read']}/{expected} events, "
+        f"{report['chunks']['processed']} chunks"
+        + (f", {skipped} bad file(s) or chunk(s) skipped" if skipped else "")
+        + (f", {workers_lost} worker(s) lost" if workers_lost else "")
+        + f", {status}"
+        + (f" -> {outputs.directory}" if outputs.directory is not None else "")
     )
     if error is not None:
         msg = f"channel {channel.name!r}: {error}"
@@ -441,7 +637,7 @@ def _run_one(
         histograms=histograms,
         cutflow=final["cutflow"] if final else {},
         report=report,
-        directory=directory,
+        directory=outputs.directory,
     )
 
 
@@ -452,6 +648,6 @@ def _failure_message(err: BaseException) -> str:
         if isinstance(seen, ChunkError):
             return str(seen)
         seen = seen.__cause__ or seen.__context__
-    text = str(err)
+    text = " ".join(str(err).split())
     # Dask re-raises remote exceptions under their own type; the message survives.
-    return text if text else type(err).__name__
+    return redact(text) if text else type(err).__name__

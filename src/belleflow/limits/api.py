@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from belleflow.limits.conversion import convert, unit_label
+from belleflow.limits.conversion import convert
 from belleflow.limits.histograms import HistogramTable, table_from_hist
 from belleflow.limits.model import StatModel
-from belleflow.limits.outputs import OBSERVED_KEYS, brazil_plot, write_csv, write_json
+from belleflow.limits.outputs import OBSERVED_KEYS, write_csv, write_json
 from belleflow.limits.scan import Executor, PointResult, ScanSettings, run_scan
 from belleflow.limits.signal import SignalGrid, SignalLibrary
 from belleflow.limits.significance import GlobalSignificance, global_significance
@@ -360,25 +360,9 @@ def compute_limits(
     files["json"] = write_json(out / "limits.json", result.to_dict())
     files["csv"] = write_csv(out / "limits.csv", converted, blinded=model.blinded)
     if plots:
-        experiments = {s.experiment for s in model.subchannels_or_default()}
-        experiment = " + ".join(sorted(experiments))
-        lifetimes = sorted({p.ctau for p in points})
-        for c in lifetimes:
-            rows = [p for p in converted if p["ctau"] == c]
-            stem = out / ("brazil" if len(lifetimes) == 1 else f"brazil_ctau{c:g}")
-            title = f"{model.signal_model}" + (f", $c\\tau$ = {c:g} cm" if c > 0 else "")
-            png, pdf = brazil_plot(
-                stem,
-                rows,
-                ylabel=unit_label(model.units),
-                cl=model.cl,
-                luminosity_fb=lumi,
-                experiment=experiment,
-                title=title,
-                blinded=model.blinded,
-            )
-            files[stem.name + ".png"] = png
-            files[stem.name + ".pdf"] = pdf
+        from belleflow.plotting import plot_limit_outputs  # noqa: PLC0415 - matplotlib on demand
+
+        files.update(plot_limit_outputs(result.to_dict(), out))
     return result
 
 
@@ -424,6 +408,23 @@ def _luminosity_from_report(path: Path) -> float | None:
     return total or None
 
 
+def _simulation_weight_from_report(path: Path) -> float | None:
+    """The largest per-event weight of the run's background simulation samples."""
+    if not path.exists():
+        return None
+    samples = json.loads(path.read_text()).get("samples", {})
+    items = samples.values() if isinstance(samples, Mapping) else samples
+    weights = [
+        float(s["weight"])
+        for s in items
+        if isinstance(s, Mapping)
+        and s.get("kind") == "simulation"
+        and isinstance(s.get("weight"), int | float)
+        and s["weight"] > 0
+    ]
+    return max(weights, default=None)
+
+
 def _run_was_blinded(path: Path) -> bool:
     """Whether ``belleflow run`` kept data out of the signal windows (not ``--unblind``)."""
     if not path.exists():
@@ -463,6 +464,10 @@ def compute_limits_from_run(
         source = sub.source or sub.name
         if source not in histograms:
             histograms[source] = load_run_histograms(run, source)
+    floor = _simulation_weight_from_report(report)
+    if model.background.floor_weight is None and floor is not None:
+        background = model.background.model_copy(update={"floor_weight": floor})
+        model = model.model_copy(update={"background": background})
     kwargs.setdefault("luminosity_fb", _luminosity_from_report(report))
     kwargs.setdefault("out_dir", run / model.channel)
     if target_luminosity_fb is not None:

@@ -23,9 +23,10 @@ per background process:
   approximation, documented in ``docs/limits.md``.
 - **Floor**: a process with no simulated event anywhere in the usable
   spectrum contributes nothing; if no process has any, the window gets one
-  event of the smallest per-event simulation weight, spread over the whole
-  usable spectrum, with 100 % uncertainty: the least the simulation could
-  have missed. A background-free window therefore never has ``b = 0``.
+  event of the largest per-event simulation weight (the least-known
+  process; from the run's report when the histograms hold no process at
+  all), spread over the whole usable spectrum, with 100 % uncertainty: what
+  the simulation could have missed. A background-free window therefore never has ``b = 0``.
 
 Examples:
     A process with two events in a wide, flat spectrum: the window gets its

@@ -311,8 +311,14 @@ class AsymptoticCalculator:
         self._sigma_points: dict[float, float] = {}
 
     def _twice_nll(self, mu: float, data: Any) -> float:
+        bounds = self.bounds
+        if mu > bounds[self.poi][1]:
+            # The POI range is a guess from the window totals: a fixed-POI fit beyond it
+            # (a limit loosened by large uncertainties) widens it rather than fail.
+            bounds = [list(b) for b in bounds]
+            bounds[self.poi][1] = 2.0 * mu
         _, value = self._pyhf.infer.mle.fixed_poi_fit(
-            mu, data, self.model, self.init, self.bounds, self.fixed, return_fitted_val=True
+            mu, data, self.model, self.init, bounds, self.fixed, return_fitted_val=True
         )
         return float(value)
 

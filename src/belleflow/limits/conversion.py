@@ -39,7 +39,6 @@ __all__ = [
     "convert",
     "parse_luminosity",
     "register_coupling",
-    "unit_label",
 ]
 
 # Belle II Physics Book (arXiv:1808.10567) at sqrt(s) = 10.58 GeV, in fb.
@@ -111,30 +110,6 @@ def convert(
     name = model.units.split(":", 1)[1]
     formula: Callable[..., float] = _COUPLINGS.get(name, _reference_scaling)
     return float(formula(sigma_b_fb, mass, ctau, model, luminosity_fb))
-
-
-def unit_label(units: str) -> str:
-    """Axis label for ``units`` (matplotlib mathtext).
-
-    Examples:
-        >>> unit_label("sigma_B_fb")
-        '$\\\\sigma \\\\times \\\\mathcal{B}$ [fb]'
-    """
-    if units == "sigma_B_fb":
-        return r"$\sigma \times \mathcal{B}$ [fb]"
-    if units == "branching_fraction":
-        return r"$\mathcal{B}$"
-    names = {
-        "g_prime": "$g'$",
-        "xi": r"$\xi$",
-        "theta": r"$\theta$",
-        "V_Ntau2": r"$|V_{N\tau}|^2$",
-        "g_aW": r"$g_{aW}$ [GeV$^{-1}$]",
-        "g_agg": r"$g_{a\gamma\gamma}$ [GeV$^{-1}$]",
-        "alpha_D_eps": r"$\alpha_D\,\varepsilon^2$",
-    }
-    name = units.split(":", 1)[1]
-    return names.get(name, name)
 
 
 _LUMI_UNITS = {"pb": 1e-3, "fb": 1.0, "ab": 1e3}

@@ -113,7 +113,11 @@ class Background(_Strict):
     ``min_events`` (simulation only): a process with fewer effective
     simulated events than this in a window is estimated from a smooth local
     density instead of the window's own sparse bins (0 turns this off; see
-    :mod:`belleflow.limits.background`).
+    :mod:`belleflow.limits.background`). ``floor_weight``: the per-event
+    weight of the simulation, for the floor of a window when no background
+    process has a single event in the histograms (a background-free
+    selection); ``belleflow limits`` takes the largest simulation weight of
+    the run's report when it is not declared.
     """
 
     source: Literal["simulation", "sideband"] = "simulation"
@@ -122,6 +126,7 @@ class Background(_Strict):
     sideband: float = Field(default=10.0, gt=0)
     constraint: Literal["shapesys", "normfactor"] = "shapesys"
     min_events: float = Field(default=10.0, ge=0)
+    floor_weight: float | None = Field(default=None, gt=0)
 
 
 class BranchingNormalisation(_Strict):

@@ -53,8 +53,8 @@ class PointResult:
     """Limits (on sigma x B in fb), fitted signal and local significance of one hypothesis.
 
     ``mu_hat`` is the fitted sigma x B (fb) and ``mu_hat_error`` its 68 %
-    uncertainty (profile likelihood where it is asymptotic, Poisson for exact
-    counting); ``z_local`` is never capped.
+    uncertainty (profile likelihood where it is asymptotic with an excess above
+    Z = 1, the Asimov width sigma_A elsewhere, Poisson for exact counting); ``z_local`` is never capped.
     """
 
     name: str
@@ -95,12 +95,12 @@ def evaluate(hypothesis: Hypothesis, settings: ScanSettings) -> PointResult:
             limit = toys_upper_limit(hypothesis.spec, settings.cl, settings.ntoys, settings.seed)
         else:
             limit = calc.upper_limit()
-        if calc.mu_hat > 0:
+        p0, z = calc.discovery()
+        if z > 1.0:
+            # An excess: its profile-likelihood interval (a few more fits, only where it matters).
             fit = calc.fit()
-            p0, z = fit.p0, fit.z
             mu_error = 0.5 * (fit.error_low + fit.error_high)
         else:
-            p0, z = calc.discovery()
             mu_error = calc.sigma(max(limit.expected[2], 1e-12))
         mu_hat = calc.mu_hat
     return PointResult(

@@ -207,13 +207,14 @@ def _simulation_estimates(
         if estimate is not None and float(estimate.values.sum()) > 0:
             estimates[process] = estimate
     if not estimates:
-        if not table.background_processes():
+        # The least-known process (largest per-event weight) sets what could have been missed.
+        weight = max(weights, default=model.background.floor_weight or 0.0)
+        if weight <= 0:
             msg = (
-                f"no simulated background process in the histograms at m = {mass:g} GeV: "
-                "significances need a background model"
+                f"no simulated background event anywhere in the spectrum at m = {mass:g} GeV "
+                "and no simulation weight to floor it with: declare background.floor_weight"
             )
             raise ValueError(msg)
-        weight = min(weights, default=1.0)
         estimates["simulation_floor"] = floor_estimate(
             idx, u_edges=u_edges, usable=usable, weight=weight
         )
@@ -475,8 +476,17 @@ def build_hypothesis(
     if s_sum <= 0:
         msg = f"no signal expected in the window at m = {mass:g} GeV, ctau = {ctau:g} cm"
         raise ValueError(msg)
-    # POI range: wide enough for any sensible limit, narrow enough for stable fits.
-    scale = (3.0 + max(n_sum - b_sum, 0.0) + 3.0 * math.sqrt(max(n_sum, b_sum))) / s_sum
+    # Covariance of (ln s, ln b): each named nuisance shifts both totals coherently.
+    names = set(effects.on_s) | set(effects.on_b)
+    ds = np.array([effects.on_s.get(k, 0.0) / s_sum for k in names])
+    db = np.array([effects.on_b.get(k, 0.0) / b_sum if b_sum > 0 else 0.0 for k in names])
+    log_cov = (float(ds @ ds), float(ds @ db), float(db @ db))
+    summary = CountingSummary(n_sum, s_sum, b_sum, log_cov)
+    # POI range: wide enough for any sensible limit (statistical and background
+    # uncertainty: a poorly known background, e.g. a projected sparse simulation,
+    # loosens the limit far beyond sqrt(b)), narrow enough for stable fits.
+    spread = 3.0 * math.sqrt(max(n_sum, b_sum)) + 3.0 * b_sum * math.sqrt(log_cov[2])
+    scale = (3.0 + max(n_sum - b_sum, 0.0) + spread) / s_sum
     parameters.insert(0, {"name": POI, "bounds": [[0.0, 10.0 * scale]], "inits": [scale / 3.0]})
     for extra in {m["name"] for c in channels for s in c["samples"] for m in s["modifiers"]}:
         if extra.startswith("bkg_norm_"):
@@ -488,12 +498,6 @@ def build_hypothesis(
         "measurements": [{"name": name, "config": {"poi": POI, "parameters": parameters}}],
         "version": "1.0.0",
     }
-    # Covariance of (ln s, ln b): each named nuisance shifts both totals coherently.
-    names = set(effects.on_s) | set(effects.on_b)
-    ds = np.array([effects.on_s.get(k, 0.0) / s_sum for k in names])
-    db = np.array([effects.on_b.get(k, 0.0) / b_sum if b_sum > 0 else 0.0 for k in names])
-    log_cov = (float(ds @ ds), float(ds @ db), float(db @ db))
-    summary = CountingSummary(n_sum, s_sum, b_sum, log_cov)
     single_bin = len(channels) == 1 and len(observations[0]["data"]) == 1
     return Hypothesis(name, mass, ctau, spec, summary, single_bin)
 

@@ -33,6 +33,7 @@ from belleflow.generation.phasespace import (
     two_body,
 )
 from belleflow.generation.truth import GeneratorContext, TruthEvents
+from belleflow.theory import ALPHA
 
 __all__ = [
     "ALPHA",
@@ -48,8 +49,6 @@ __all__ = [
     "sqrt_s",
 ]
 
-#: Fine-structure constant at low energy.
-ALPHA = 1.0 / 137.035999
 
 #: Gaussian beam-spot sizes (x, y, z) in cm, SuperKEKB nano-beam scale
 #: (about 10 um x 0.2 um x 350 um): an estimate, used only with ``beam_spot``.
