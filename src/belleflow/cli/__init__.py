@@ -20,6 +20,7 @@ from belleflow.cli import (
     report,
     run,
     train,
+    validate,
 )
 
 __all__ = ["app", "main"]
@@ -40,6 +41,7 @@ app.command("plot")(plot.plot)
 app.command("report")(report.report)
 app.command("run")(run.run)
 app.command("train")(train.train)
+app.command("validate")(validate.validate)
 
 
 def _version(value: bool) -> None:

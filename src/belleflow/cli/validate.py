@@ -1,0 +1,136 @@
+"""``belleflow validate CHANNEL``: toys and full-chain injection and null runs of a channel.
+
+Usage::
+
+    belleflow validate CHANNEL [--in RUNDIR] [--model NAME] [--toys N] [--points N]
+        [--injections N] [--seeds N] [--full-chain/--no-full-chain] [--reduced]
+        [--catalogue FILE] [--out DIR] [--seed N]
+
+Prints a table (check, figure, expectation, pass/fail), writes
+``DIR/CHANNEL/validation/{validation.json,validation.md,*.png,*.pdf}`` and
+exits 1 when a check fails (2 on bad input).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from belleflow.cli._console import console as _console
+
+__all__ = ["validate"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def validate(
+    channel: Annotated[str, typer.Argument(help="Registered channel name.", show_default=False)],
+    run_dir: Annotated[
+        Path, typer.Option("--in", help="Output folder of `belleflow run` (or `belleflow demo`).")
+    ] = Path("belleflow-demo"),
+    model: Annotated[
+        str | None, typer.Option(help="Statistical model of the channel (default: its first).")
+    ] = None,
+    toys: Annotated[int | None, typer.Option(help="Toys per study (default 1000).", min=2)] = None,
+    points: Annotated[
+        int | None, typer.Option(help="Scan points in the background toys (default 150).", min=1)
+    ] = None,
+    injections: Annotated[
+        int | None,
+        typer.Option(help="Left-out grid points injected (default: all interior ones).", min=0),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option(help="Full-chain injection runs (default 3).", min=1)
+    ] = None,
+    full_chain: Annotated[
+        bool,
+        typer.Option(help="Also generate, run and fit pseudo-data with and without a signal."),
+    ] = True,
+    reduced: Annotated[
+        bool, typer.Option(help="CI settings: 200 toys, 40 points, 3 injections, 1 seed.")
+    ] = False,
+    catalogue: Annotated[
+        Path | None,
+        typer.Option(
+            help="Catalogue of the full chain (default: datasets/demo.yaml).", dir_okay=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder DIR (default: --in).", file_okay=False)
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the toys and of the productions.")] = 0,
+    z_target: Annotated[
+        float, typer.Option(help="Median significance of the injected signals.", min=1.0)
+    ] = 4.0,
+    plots: Annotated[bool, typer.Option(help="Draw the plots.")] = True,
+) -> None:
+    """Validate a channel's limits: pulls, coverage, bias, null scan, full-chain injection."""
+    from belleflow.validation import (  # noqa: PLC0415 - fast --help
+        ValidationSettings,
+        validate_channel,
+        write_outputs,
+    )
+
+    console = _console()
+    base = ValidationSettings.reduced() if reduced else ValidationSettings()
+    changes = {
+        "toys": toys,
+        "points": points,
+        "injections": injections,
+        "seeds": seeds,
+    }
+    settings = ValidationSettings(
+        **{
+            **vars(base),
+            **{k: v for k, v in changes.items() if v is not None},
+            "full_chain": full_chain,
+            "seed": seed,
+            "z_target": z_target,
+            "model": model,
+            "catalogue": catalogue,
+        }
+    )
+    folder = (out or run_dir) / channel / "validation"
+    if settings.full_chain:
+        settings = ValidationSettings(**{**vars(settings), "work": folder / "chain"})
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(task: str, advance: int, total: int | None) -> None:
+            if task not in tasks:
+                tasks[task] = bar.add_task(task, total=total)
+            bar.advance(tasks[task], advance)  # type: ignore[arg-type]
+
+        try:
+            result = validate_channel(channel, run_dir, settings, progress)
+        except (FileNotFoundError, KeyError, ValueError) as err:
+            console.print(f"[red]error: {err}[/red]", highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        except RuntimeError as err:
+            console.print(f"[red]error: {err}[/red]", highlight=False)
+            raise typer.Exit(EXIT_FAILED) from None
+    table = Table(title=f"belleflow validate {channel} ({result.model})")
+    for column in ("study", "check", "figure", "expectation", "result"):
+        table.add_column(column)
+    for c in result.checks:
+        verdict = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
+        table.add_row(c.study, c.name, c.figure, c.expectation, verdict)
+    console.print(table)
+    files = write_outputs(result, folder, plots=plots)
+    console.print(f"wrote {', '.join(sorted(str(p) for p in files.values()))}", highlight=False)
+    if not result.passed:
+        failed = sum(not c.passed for c in result.checks)
+        console.print(f"[red]{failed} check(s) failed[/red]")
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,119 @@
+"""The windows of a scan and the backend's answer at any count."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from belleflow.limits.api import build_hypotheses
+from belleflow.limits.histograms import table_from_hist
+from belleflow.limits.scan import ScanSettings, evaluate
+from belleflow.validation.windows import (
+    WindowEvaluator,
+    background_per_bin,
+    poisson_interval,
+    window_bins,
+    with_count,
+)
+
+from .conftest import EDGES, toy_histogram, toy_model
+
+
+@pytest.mark.parametrize("mass", [1.0, 1.3, 1.77, 2.0])
+def test_window_bins_are_the_builders(mass: float) -> None:
+    """Data summed over window_bins is the count the workspace builder observes."""
+    data = np.arange(EDGES.size - 1, dtype=float) % 7
+    histogram = toy_histogram(0.1, data=data)
+    (h,) = build_hypotheses(toy_model(), {"toy": {"m": histogram}}, masses=[mass])
+    low, high = window_bins(toy_model(), EDGES, mass)
+    assert h.summary.n_obs == pytest.approx(data[low : high + 1].sum())
+    assert high - low + 1 == 16  # +-2 sigma of 0.02 GeV in 5 MeV bins
+
+
+def test_window_narrower_than_a_bin_takes_the_bin_of_the_mass() -> None:
+    assert window_bins(toy_model(window=0.01), EDGES, 1.2012) == (140, 140)
+    with pytest.raises(ValueError, match="outside the observable range"):
+        window_bins(toy_model(), EDGES, 3.5)
+
+
+def test_background_per_bin_sums_the_simulated_processes() -> None:
+    table = table_from_hist(toy_histogram(0.25, data=np.ones(EDGES.size - 1)))
+    np.testing.assert_allclose(background_per_bin(table), 0.25)
+
+
+def test_evaluator_matches_the_backend_on_a_workspace_with_that_count() -> None:
+    """evaluate() of a run whose data has n events in the window == the evaluator at n."""
+    model = toy_model()
+    low, _high = window_bins(model, EDGES, 1.3)
+    data = np.zeros(EDGES.size - 1)
+    data[low] = 3.0
+    (unblinded,) = build_hypotheses(model, {"toy": {"m": toy_histogram(0.1, data=data)}}, [1.3])
+    (blank,) = build_hypotheses(model, {"toy": {"m": toy_histogram(0.1)}}, [1.3])
+    direct = evaluate(unblinded, ScanSettings(cl=0.9))
+    via = WindowEvaluator(blank, 0.9)(3)
+    assert via.observed == pytest.approx(direct.observed)
+    assert via.z_local == pytest.approx(direct.z_local)
+    assert with_count(blank, 3).spec["observations"] == unblinded.spec["observations"]
+
+
+def test_mu_hat_is_the_unclipped_likelihood_maximum() -> None:
+    (h,) = build_hypotheses(toy_model(), {"toy": {"m": toy_histogram(0.1)}}, [1.3])
+    evaluator = WindowEvaluator(h, 0.9)
+    assert evaluator.mu_hat(0) == pytest.approx(-h.summary.b / h.summary.s)
+    np.testing.assert_allclose(
+        evaluator.mu_hat(np.array([2, 5])), (np.array([2, 5]) - h.summary.b) / h.summary.s
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1, 4, 30])
+def test_poisson_interval_is_where_twice_the_log_likelihood_rises_by_one(n: int) -> None:
+    low, high = poisson_interval(n)
+
+    def twice_nll(lam: float) -> float:
+        return 2 * (lam - n * math.log(lam)) if n else 2 * lam
+
+    best = twice_nll(n) if n else 0.0
+    assert twice_nll(high) - best == pytest.approx(1.0, abs=1e-8)
+    if n:
+        assert twice_nll(low) - best == pytest.approx(1.0, abs=1e-8)
+    else:
+        assert low == 0.0
+
+
+def test_errors_of_a_large_count_are_gaussian() -> None:
+    """Asymptotic windows: the pyhf interval is sqrt(n)/s within a few percent."""
+    (h,) = build_hypotheses(toy_model(), {"toy": {"m": toy_histogram(4.0)}}, [1.3])
+    evaluator = WindowEvaluator(h, 0.9)
+    n = 100
+    assert evaluator(n).method == "asymptotic"
+    low, high = evaluator.errors(n)
+    assert low == pytest.approx(math.sqrt(n) / h.summary.s, rel=0.08)
+    assert high == pytest.approx(math.sqrt(n) / h.summary.s, rel=0.08)
+
+
+def test_at_counts_interpolates_only_fitted_windows() -> None:
+    (exact,) = build_hypotheses(toy_model(), {"toy": {"m": toy_histogram(0.05)}}, [1.3])
+    evaluator = WindowEvaluator(exact, 0.9)
+    calls: list[int] = []
+
+    def quantity(n: int) -> float:
+        calls.append(n)
+        return float(n * n)
+
+    counts = np.arange(40, dtype=np.int64)
+    np.testing.assert_allclose(evaluator.at_counts(counts, quantity, max_fits=4), counts**2.0)
+    assert sorted(calls) == list(range(40))
+    (fitted,) = build_hypotheses(toy_model(), {"toy": {"m": toy_histogram(4.0)}}, [1.3])
+    calls.clear()
+    values = WindowEvaluator(fitted, 0.9).at_counts(counts + 50, quantity, max_fits=4)
+    assert len(calls) == 4
+    assert values[0] == 50.0**2
+    assert values[-1] == 89.0**2
+
+
+def test_a_multi_bin_workspace_is_refused() -> None:
+    (h,) = build_hypotheses(toy_model(counting=False), {"toy": {"m": toy_histogram(0.1)}}, [1.3])
+    with pytest.raises(ValueError, match="single-bin counting"):
+        WindowEvaluator(h, 0.9)
