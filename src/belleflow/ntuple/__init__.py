@@ -10,7 +10,6 @@ from belleflow.ntuple.format import (
     SIMULATION_ONLY,
     TREE_NAME,
     Branch,
-    make_root_compatible,
 )
 from belleflow.ntuple.io import (
     FileMetadata,
@@ -33,7 +32,6 @@ __all__ = [
     "NtupleError",
     "NtupleWriter",
     "check_file",
-    "make_root_compatible",
     "read_metadata",
     "write_ntuple",
 ]

@@ -13,7 +13,6 @@ Units: GeV for energies and momenta, cm for lengths, radians for angles.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "Branch",
     "branch_name",
     "counter_name",
-    "make_root_compatible",
 ]
 
 #: Version of this specification, written into every file's metadata.
@@ -138,71 +136,3 @@ def counter_name(collection: str) -> str:
 def branch_name(collection: str, variable: str) -> str:
     """Name of the branch of one collection variable (``Track_px``)."""
     return f"{collection}_{variable}"
-
-
-# basf2's makeROOTCompatible replacement table (framework/utilities), in the
-# order basf2 applies it.
-_ROOT_REPLACEMENTS: tuple[tuple[str, str], ...] = (
-    (" ", "__sp"),
-    (",", "__cm"),
-    (":", "__cl"),
-    ("=", "__eq"),
-    ("<", "__st"),
-    (">", "__gt"),
-    (".", "__pt"),
-    ("+", "__pl"),
-    ("-", "__mi"),
-    ("(", "__bo"),
-    (")", "__bc"),
-    ("{", "__co"),
-    ("}", "__cc"),
-    ("[", "__so"),
-    ("]", "__sc"),
-    ("`", "__to"),
-    ("´", "__tc"),  # noqa: RUF001 - basf2 replaces the acute accent too
-    ("^", "__ha"),
-    ("°", "__0"),
-    ("'", "__po"),
-    ('"', "__dq"),
-    ("*", "__mu"),
-    ("/", "__sl"),
-    ("\\", "__bs"),
-    ("|", "__or"),
-    ("&", "__an"),
-    ("!", "__em"),
-    ("?", "__qm"),
-    ("#", "__hs"),
-    ("$", "__do"),
-    ("%", "__pc"),
-    ("@", "__at"),
-    (";", "__sm"),
-    ("~", "__ti"),
-)
-_ROOT_SAFE = re.compile(r"^[A-Za-z0-9_]*$")
-
-
-def make_root_compatible(name: str) -> str:
-    """Turn a basf2 variable expression into a ROOT-safe branch name.
-
-    Mirrors basf2's ``makeROOTCompatible`` so that branches written by
-    belleflow and by basf2 agree.
-
-    Args:
-        name: A basf2 variable expression such as ``daughter(0, p)``.
-
-    Returns:
-        The branch name basf2 would write.
-
-    Examples:
-        >>> make_root_compatible("daughter(0, p)")
-        'daughter__bo0__cm__spp__bc'
-        >>> make_root_compatible("useCMSFrame(E)")
-        'useCMSFrame__boE__bc'
-    """
-    out = name
-    for old, new in _ROOT_REPLACEMENTS:
-        out = out.replace(old, new)
-    if not _ROOT_SAFE.match(out):
-        msg = f"variable name {name!r} has characters basf2 cannot make ROOT-compatible"
-        raise ValueError(msg)
-    return out
