@@ -42,7 +42,7 @@ data:
   - {{name: b2data, experiment: Belle II, machine: SuperKEKB, ecms: 10.58, luminosity: 0.01,
      luminosity_source: test, files: {data_files}}}
 simulation:
-  - {{name: b2mumu, process: mumu, stands_for: [b2data], events: 500, files: {mc_files}}}
+  - {{name: b2mumu, process: mumu, stands_for: [b2data], events: 600, files: {mc_files}}}
 skims:
   - {{name: lowmult, processes: [mumu]}}
 """
