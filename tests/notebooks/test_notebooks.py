@@ -53,6 +53,9 @@ def _execute(name: str, catalogue: Path, out: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("BELLEFLOW_NOTEBOOK_CATALOGUE", str(catalogue))
     monkeypatch.setenv("BELLEFLOW_NOTEBOOK_OUT", str(out))
     monkeypatch.setenv("BELLEFLOW_NOTEBOOK_WORKERS", "1")
+    # CI exports MPLBACKEND=Agg for scripts; a notebook kernel must keep Jupyter's inline
+    # backend, or its figures are never shown.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.read(REPO / "notebooks" / name, as_version=4)
     client = NotebookClient(
         notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(out)}}
