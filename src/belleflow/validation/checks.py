@@ -12,9 +12,11 @@ small, for their discreteness:
   ``1 - CL`` of the toys (+3 binomial errors);
 - coverage: at least the nominal rate (68.3 %, 95.4 %) less 5 %, averaged
   over the hypotheses (CLs and discrete counts over-cover by construction);
-- bias: the mean fitted signal at each mass compatible with zero at 1 %
-  after the number of masses is accounted for, or smaller than 20 % of the
-  statistical uncertainty of one experiment (the spurious-signal criterion);
+- bias: the mean fitted signal at each mass, on toys of the raw simulation,
+  compatible with zero at 1 % after the number of masses is accounted for
+  (its error: the toys' and the simulation's MC statistics), or smaller than
+  20 % of the statistical uncertainty of one experiment (the spurious-signal
+  criterion);
 - null: no local Z above 5; the fraction above 2 at most the Gaussian
   2.28 % plus 3 binomial errors of the toys; every global significance
   finite; one event in any window below 5 sigma.
@@ -168,11 +170,18 @@ def bias_significance(ensemble: Ensemble) -> tuple[FloatArray, FloatArray, float
     spread of the window, ``sqrt(b) / s``: toys of a window with no
     simulated events all fit the same value, and their sample spread of zero
     must not turn a tiny offset into an infinite significance.
+
+    The error of the mean has two parts: the toys' ``sigma / sqrt(N)`` and
+    the MC-statistics uncertainty of the truth itself, ``sqrt(sum w^2) / s``.
+    The bias toys are drawn around the raw simulation, which is known only to
+    that precision: a window holding one simulated event of weight 1 says
+    "1 +- 1 events", and a background model claiming 0.01 there agrees with it.
     """
     mean, _, spread = ensemble.bias()
-    poisson = np.sqrt(np.maximum(ensemble.b_true, ensemble.b_model)) / ensemble.s_per_fb
+    poisson = np.sqrt(np.maximum(ensemble.b_simulation, ensemble.b_model)) / ensemble.s_per_fb
     sigma = np.maximum(spread, poisson)
-    error = sigma / math.sqrt(ensemble.n_toys)
+    truth = np.sqrt(ensemble.b_simulation_variance) / ensemble.s_per_fb
+    error = np.hypot(sigma / math.sqrt(ensemble.n_toys), truth)
     pulls = np.divide(np.abs(mean), error, out=np.zeros_like(mean), where=error > 0)
     relative = np.divide(np.abs(mean), sigma, out=np.zeros_like(mean), where=sigma > 0)
     # A 1 % false alarm over all the masses tested (Bonferroni).

@@ -168,6 +168,7 @@ def run_injection(
     z_target: float = 4.0,
     seed: int = 0,
     source: str | None = None,
+    background: FloatArray | None = None,
     max_fits: int = 16,
     progress: Callable[[int], None] | None = None,
 ) -> InjectionToys:
@@ -182,6 +183,8 @@ def run_injection(
         z_target: Median significance of the injection.
         seed: Seed of the toys.
         source: Key of the histograms for the model's sub-channel (default: the channel).
+        background: Expected background per bin, the toys' truth (default: the raw
+            simulation, :func:`~belleflow.validation.windows.background_per_bin`).
         max_fits: Counts fitted in an asymptotic window (others interpolated).
         progress: Called with 1 when done.
     """
@@ -193,7 +196,8 @@ def run_injection(
     if s_true <= 0:
         msg = f"{label}: no generated signal inside the window at {point.mass:g} GeV"
         raise ValueError(msg)
-    b_true = float(background_per_bin(table)[lo : hi + 1].sum())
+    truth = background_per_bin(table) if background is None else background
+    b_true = float(truth[lo : hi + 1].sum())
     evaluator = WindowEvaluator(hypothesis, model.cl)
     mu_inj = injected_events(evaluator.b, z_target) / s_true
     rng = np.random.default_rng(seed)

@@ -38,7 +38,12 @@ from belleflow.validation.injection import (
     run_injection,
 )
 from belleflow.validation.toys import Ensemble, run_ensemble
-from belleflow.validation.windows import background_per_bin, window_bins
+from belleflow.validation.windows import (
+    background_per_bin,
+    background_variance_per_bin,
+    smoothed_background_per_bin,
+    window_bins,
+)
 
 __all__ = ["ValidationResult", "ValidationSettings", "validate_channel"]
 
@@ -155,6 +160,8 @@ def validate_channel(
     checks: list[Check] = []
     figures: dict[str, Any] = {}
 
+    # The toys' expected background: the simulation, smoothed where it is sparse.
+    truth = smoothed_background_per_bin(model, table)
     grid = _spread(interior_grid_points(model, table), settings.injections)
     report("injection toys", 0, len(grid))
     injections = []
@@ -169,6 +176,7 @@ def validate_channel(
                 z_target=settings.z_target,
                 seed=settings.seed + i,
                 source=source,
+                background=truth,
             )
         )
         report("injection toys", 1, None)
@@ -184,11 +192,12 @@ def validate_channel(
     ensemble = run_ensemble(
         chosen,
         [window_bins(model, table.edges, h.mass) for h in chosen],
-        background_per_bin(table),
+        truth,
         [model.resolution(h.mass) for h in chosen],
         cl=model.cl,
         n_toys=settings.toys,
         seed=settings.seed + 10_000,
+        simulation=(background_per_bin(table), background_variance_per_bin(table)),
         progress=lambda _done: report("background toys", 1, None),
     )
     checks += coverage_checks(ensemble) + bias_checks(ensemble) + null_checks(ensemble)

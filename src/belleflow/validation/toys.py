@@ -8,6 +8,13 @@ window keeps their correlation, which the look-elsewhere figures need. Each
 window is then evaluated by the backend at the counts the toys produced
 (:class:`~belleflow.validation.windows.WindowEvaluator`).
 
+The toys' truth is the expected background per bin: the simulation,
+smoothed where it is sparse
+(:func:`~belleflow.validation.windows.smoothed_background_per_bin`), as a
+single simulated event of weight 1 is one possible data set, not an expected
+rate. The bias study also draws toys from the raw simulation itself, and
+judges the difference with the simulation's own statistical uncertainty.
+
 From one ensemble come:
 
 - **coverage**: the fraction of toys whose observed limit lies inside the
@@ -16,8 +23,9 @@ From one ensemble come:
   covers *at least* the nominal rate; for ``b -> 0`` every band is the
   ``n = 0`` limit and the coverage is ``P(n = 0)``, close to 1);
 - **bias**: the mean fitted signal (unclipped ``(n - b) / s``) per
-  hypothesis, with its error ``std / sqrt(N)``, and in units of the
-  statistical uncertainty of one experiment (a spurious signal);
+  hypothesis on toys of the raw simulation, with its error ``std / sqrt(N)``
+  and the simulation's MC-statistics uncertainty in the window, and in units
+  of the statistical uncertainty of one experiment (a spurious signal);
 - **null scan**: the local Z of every window of every toy (fraction above 2,
   the largest), the global significance of each toy scan by the backend's
   :func:`~belleflow.limits.significance.global_significance`, and the local
@@ -83,13 +91,15 @@ class Ensemble:
     sigmas: FloatArray
     methods: list[str]
     b_model: FloatArray
-    b_true: FloatArray
+    b_true: FloatArray  # the toys' expected background in each window
+    b_simulation: FloatArray  # the raw simulation's, the truth of the bias toys
+    b_simulation_variance: FloatArray  # its MC-statistics variance
     s_per_fb: FloatArray
     counts: IntArray
     observed: FloatArray
     expected: FloatArray  # hypotheses x 5 (-2..+2 sigma)
     z: FloatArray
-    mu_hat: FloatArray
+    mu_hat: FloatArray  # fitted on toys of the raw simulation
     z_one_event: FloatArray
     z_global: FloatArray
     coverage_exact: FloatArray  # hypotheses x 2 (+-1, +-2 sigma): Poisson expectation
@@ -148,6 +158,7 @@ def run_ensemble(
     cl: float,
     n_toys: int,
     seed: int = 0,
+    simulation: tuple[FloatArray, FloatArray] | None = None,
     max_fits: int = 16,
     progress: Callable[[int], None] | None = None,
 ) -> Ensemble:
@@ -161,11 +172,19 @@ def run_ensemble(
         cl: Confidence level of the limits.
         n_toys: Pseudo-experiments.
         seed: Seed of the toys.
+        simulation: Raw simulated background per bin and its MC-statistics variance,
+            the truth of the bias toys (default: ``background``, known exactly).
         max_fits: Counts fitted per asymptotic window (others interpolated).
         progress: Called with the number of hypotheses done after each one.
     """
     rng = np.random.default_rng(seed)
     counts = draw_window_counts(background, windows, n_toys, rng)
+    raw, raw_variance = simulation or (background, np.zeros_like(background))
+    raw_counts = draw_window_counts(raw, windows, n_toys, rng)
+
+    def window_sums(per_bin: FloatArray) -> FloatArray:
+        return np.array([per_bin[lo : hi + 1].sum() for lo, hi in windows])
+
     n_hyp = len(hypotheses)
     observed = np.empty((n_toys, n_hyp))
     z = np.empty((n_toys, n_hyp))
@@ -175,7 +194,7 @@ def run_ensemble(
     cover_exact = np.empty((n_hyp, 2))
     z2_exact = np.empty(n_hyp)
     methods = []
-    b_true = np.array([background[lo : hi + 1].sum() for lo, hi in windows])
+    b_true = window_sums(background)
     for j, h in enumerate(hypotheses):
         evaluator = WindowEvaluator(h, cl)
         values, inverse = np.unique(counts[:, j], return_inverse=True)
@@ -183,7 +202,7 @@ def run_ensemble(
         z_v = evaluator.at_counts(values, evaluator.z_local, max_fits)
         observed[:, j] = obs_v[inverse]
         z[:, j] = z_v[inverse]
-        mu_hat[:, j] = evaluator.mu_hat(counts[:, j])
+        mu_hat[:, j] = evaluator.mu_hat(raw_counts[:, j])
         first = evaluator(int(values[0]))
         expected[j] = first.expected
         methods.append(first.method)
@@ -207,6 +226,8 @@ def run_ensemble(
         methods=methods,
         b_model=np.array([h.summary.b for h in hypotheses]),
         b_true=b_true,
+        b_simulation=window_sums(raw),
+        b_simulation_variance=window_sums(raw_variance),
         s_per_fb=np.array([h.summary.s for h in hypotheses]),
         counts=counts,
         observed=observed,
