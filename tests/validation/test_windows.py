@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 
 from belleflow.limits.api import build_hypotheses
-from belleflow.limits.histograms import table_from_hist
+from belleflow.limits.background import estimate_window, resolution_units, usable_bins
+from belleflow.limits.histograms import HistogramTable, table_from_hist
+from belleflow.limits.model import Resolution
 from belleflow.limits.scan import ScanSettings, evaluate
 from belleflow.validation.windows import (
     WindowEvaluator,
     background_per_bin,
+    background_variance_per_bin,
     poisson_interval,
+    smoothed_background_per_bin,
     window_bins,
     with_count,
 )
@@ -117,3 +121,44 @@ def test_a_multi_bin_workspace_is_refused() -> None:
     (h,) = build_hypotheses(toy_model(counting=False), {"toy": {"m": toy_histogram(0.1)}}, [1.3])
     with pytest.raises(ValueError, match="single-bin counting"):
         WindowEvaluator(h, 0.9)
+
+
+def test_smoothed_background_is_the_backends_estimate_of_each_bin() -> None:
+    """Each bin is estimated as the backend estimates a one-bin window (vetoes included)."""
+    rng = np.random.default_rng(3)
+    model = toy_model(vetoed=[(1.4, 1.45)], resolution=Resolution(polynomial=[0.01, 0.01]))
+    values = rng.poisson(30.0 * np.exp(-3.0 * (EDGES[:-1] - 0.5))) * 0.5
+    values[300] += 4.0  # a lone heavy event
+    variance = 0.5 * values
+    variance[300] += 12.0
+    table = HistogramTable(EDGES, {("bkg", "nominal"): values}, {("bkg", "nominal"): variance})
+    u_edges = resolution_units(EDGES, model.resolution)
+    usable = usable_bins(EDGES, model.vetoed)
+    expected = []
+    for i in range(EDGES.size - 1):
+        est = estimate_window(
+            EDGES, values, variance, np.array([i]), u_edges=u_edges, usable=usable, min_events=10
+        )
+        expected.append(0.0 if est is None else float(est.values.sum()))
+    smoothed = smoothed_background_per_bin(model, table)
+    np.testing.assert_allclose(smoothed, expected, rtol=1e-12, atol=1e-15)
+    # The lone event is spread out, not kept as a one-bin spike; dense bins are kept.
+    assert smoothed[300] < 0.5 * values[300]
+    dense = values >= 5.0  # 2 x values effective events (weight 0.5)
+    assert np.any(dense)
+    np.testing.assert_array_equal(smoothed[dense], values[dense])
+
+
+def test_background_variance_is_known_where_the_simulation_is_empty_too() -> None:
+    """Dense bins: the sum of squared weights; empty ones: the weight times the smoothed yield."""
+    model = toy_model()
+    dense = table_from_hist(toy_histogram(40.0))
+    np.testing.assert_allclose(background_variance_per_bin(model, dense), 40.0 * 0.05)
+    values = np.zeros(EDGES.size - 1)
+    values[100] = 3.0  # one event of weight 3
+    table = HistogramTable(EDGES, {("bkg", "nominal"): values}, {("bkg", "nominal"): 3 * values})
+    variance = background_variance_per_bin(model, table)
+    smoothed = smoothed_background_per_bin(model, table)
+    assert smoothed.sum() == pytest.approx(3.0)
+    assert variance[100] == pytest.approx(9.0)
+    np.testing.assert_allclose(np.delete(variance, 100), 3.0 * np.delete(smoothed, 100))

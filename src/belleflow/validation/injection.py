@@ -46,6 +46,7 @@ from belleflow.validation.windows import WindowEvaluator, background_per_bin, wi
 
 __all__ = [
     "InjectionToys",
+    "grid_points",
     "injected_events",
     "interior_grid_points",
     "leave_out",
@@ -80,22 +81,29 @@ def leave_out(table: HistogramTable, label: str) -> HistogramTable:
     return HistogramTable(table.edges, values, variances)
 
 
-def interior_grid_points(model: StatModel, table: HistogramTable) -> list[tuple[SignalPoint, str]]:
-    """Grid points with a neighbour on each side, inside the scanned range, not vetoed.
+def grid_points(model: StatModel, table: HistogramTable) -> list[SignalPoint]:
+    """The generated grid of the first scanned lifetime, by mass.
 
-    Only the first scanned lifetime (the model's first ``ctau_values`` or the
-    shortest generated one) is used.
+    That is the model's first ``ctau_values`` or the shortest generated one.
     """
     points = table.signal_points(model.signal_model)
     ctaus = model.ctau_values or sorted({p.ctau for p in points})
     if not ctaus:
         msg = f"{model.channel}: no signal of model {model.signal_model!r} in the histograms"
         raise ValueError(msg)
-    grid = sorted((p for p in points if math.isclose(p.ctau, ctaus[0])), key=lambda p: p.mass)
+    return sorted((p for p in points if math.isclose(p.ctau, ctaus[0])), key=lambda p: p.mass)
+
+
+def interior_grid_points(model: StatModel, table: HistogramTable) -> list[tuple[SignalPoint, str]]:
+    """Grid points with a neighbour on each side, inside the scanned range, not vetoed.
+
+    Only the first scanned lifetime (see :func:`grid_points`) is used.
+    """
+    labels = table.signal_points(model.signal_model)
     low, high = model.mass_range
     return [
-        (p, points[p])
-        for p in grid[1:-1]
+        (p, labels[p])
+        for p in grid_points(model, table)[1:-1]
         if low <= p.mass <= high and not any(lo <= p.mass <= hi for lo, hi in model.vetoed)
     ]
 

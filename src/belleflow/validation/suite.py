@@ -19,7 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from belleflow.limits.api import build_hypotheses, load_run_histograms, resolve_models
+from belleflow.limits.api import (
+    build_hypotheses,
+    load_run_histograms,
+    resolve_models,
+    scan_points,
+)
 from belleflow.limits.histograms import table_from_hist
 from belleflow.limits.model import StatModel
 from belleflow.validation.checks import (
@@ -33,6 +38,7 @@ from belleflow.validation.checks import (
 from belleflow.validation.fullchain import ChainInjection, ChainRun, chain_checks, run_chain
 from belleflow.validation.injection import (
     InjectionToys,
+    grid_points,
     injected_events,
     interior_grid_points,
     run_injection,
@@ -110,23 +116,28 @@ def _spread(items: list[Any], n: int) -> list[Any]:
 
 
 def _chain_injection(
-    model: StatModel, table: Any, hypotheses: list[Any], z_target: float
+    model: StatModel, table: Any, histograms: dict[str, Any], z_target: float
 ) -> ChainInjection:
-    """Midway between two neighbouring grid masses, where the window has most background."""
-    points = [p for p, _ in interior_grid_points(model, table)]
-    if len(points) < 2:
-        msg = f"{model.channel}: too few grid points to inject between them"
-        raise ValueError(msg)
+    """Midway between two neighbouring grid masses, where the window has most background.
+
+    Any two neighbours will do, the grid's ends too: unlike the toys' left-out
+    points, the chain injects a signal the model was built with.
+    """
+    points = grid_points(model, table)
+    low, high = model.mass_range
     candidates = [0.5 * (a.mass + b.mass) for a, b in itertools.pairwise(points)]
-    candidates = [m for m in candidates if not any(lo <= m <= hi for lo, hi in model.vetoed)]
-
-    def nearest(mass: float) -> Any:
-        return min(hypotheses, key=lambda h: abs(h.mass - mass))
-
-    mass = max(candidates, key=lambda m: (nearest(m).summary.b, -m))
-    h = nearest(mass)
+    candidates = [
+        m
+        for m in candidates
+        if low <= m <= high and not any(lo <= m <= hi for lo, hi in model.vetoed)
+    ]
+    if not candidates:
+        msg = f"{model.channel}: no two neighbouring grid masses to inject between"
+        raise ValueError(msg)
+    hypotheses = build_hypotheses(model, histograms, masses=candidates, ctaus=[points[0].ctau])
+    h = max(hypotheses, key=lambda h: (h.summary.b, -h.mass))
     xs = injected_events(h.summary.b, z_target) / h.summary.s
-    return ChainInjection(model.signal_model, mass, points[0].ctau, xs)
+    return ChainInjection(model.signal_model, h.mass, points[0].ctau, xs)
 
 
 def validate_channel(
@@ -186,8 +197,12 @@ def validate_channel(
         pulls = np.concatenate([inj.pulls for inj in injections])
         figures["pulls"] = {"mean": float(pulls.mean()), "width": float(pulls.std(ddof=1))}
 
-    all_hypotheses = build_hypotheses(model, {source: histograms})
-    chosen = _spread(all_hypotheses, settings.points)
+    # Only the evaluated points are built: a fine scan has thousands.
+    chosen = [
+        h
+        for mass, ctau in _spread(scan_points(model, {source: histograms}), settings.points)
+        for h in build_hypotheses(model, {source: histograms}, masses=[mass], ctaus=[ctau])
+    ]
     report("background toys", 0, len(chosen))
     ensemble = run_ensemble(
         chosen,
@@ -197,7 +212,7 @@ def validate_channel(
         cl=model.cl,
         n_toys=settings.toys,
         seed=settings.seed + 10_000,
-        simulation=(background_per_bin(table), background_variance_per_bin(table)),
+        simulation=(background_per_bin(table), background_variance_per_bin(model, table)),
         progress=lambda _done: report("background toys", 1, None),
     )
     checks += coverage_checks(ensemble) + bias_checks(ensemble) + null_checks(ensemble)
@@ -207,7 +222,7 @@ def validate_channel(
     if settings.full_chain:
         catalogue = settings.catalogue or _default_catalogue()
         work = settings.work or run / channel / "validation" / "chain"
-        injection = _chain_injection(model, table, all_hypotheses, settings.z_target)
+        injection = _chain_injection(model, table, {source: histograms}, settings.z_target)
         plan: list[tuple[int, ChainInjection | None]] = [(settings.seed, None)]
         plan += [(settings.seed + k, injection) for k in range(1, settings.seeds + 1)]
         report("full chain", 0, len(plan))

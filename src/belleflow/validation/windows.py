@@ -76,13 +76,35 @@ def background_per_bin(table: HistogramTable) -> FloatArray:
     return np.maximum(total, 0.0)
 
 
-def background_variance_per_bin(table: HistogramTable) -> FloatArray:
-    """MC-statistics variance (sum of squared weights) of the simulated background per bin."""
+def background_variance_per_bin(model: StatModel, table: HistogramTable) -> FloatArray:
+    """MC-statistics variance of the simulated background per bin, where it is sparse too.
+
+    The simulated count of a process in a bin is a Poisson number of events of its
+    per-event weight ``w``, so its variance is ``w`` times the expected yield. The
+    sum of squared weights of the events present estimates that, except where few or
+    none are present: an empty bin would claim to be known exactly. So each process
+    contributes the larger of its sum of squared weights and ``w`` times its smoothed
+    yield (:func:`smoothed_background_per_bin`), ``w`` its mean per-event weight.
+    """
+    u_edges = resolution_units(table.edges, model.resolution)
+    usable = usable_bins(table.edges, model.vetoed)
     total = np.zeros(table.edges.size - 1)
-    for process in table.background_processes():
-        variance = table.variance(process)
-        total += table.get(process) if variance is None else variance
+    for values, var in _background_processes(table):
+        weight = float(var.sum()) / float(values.sum()) if values.sum() > 0 else 0.0
+        smoothed = _smoothed_process(values, var, u_edges, usable, model.background.min_events)
+        total += np.maximum(var, weight * smoothed)
     return total
+
+
+def _background_processes(table: HistogramTable) -> list[tuple[FloatArray, FloatArray]]:
+    """Per simulated background process: its yields (>= 0) and their variances."""
+    out = []
+    for process in table.background_processes():
+        values = np.maximum(table.get(process), 0.0)
+        variance = table.variance(process)
+        has_var = variance is not None and float(variance.sum()) > 0
+        out.append((values, variance if has_var and variance is not None else values))
+    return out
 
 
 def _smoothed_process(
@@ -157,11 +179,7 @@ def smoothed_background_per_bin(model: StatModel, table: HistogramTable) -> Floa
     u_edges = resolution_units(table.edges, model.resolution)
     usable = usable_bins(table.edges, model.vetoed)
     total = np.zeros(table.edges.size - 1)
-    for process in table.background_processes():
-        values = np.maximum(table.get(process), 0.0)
-        variance = table.variance(process)
-        has_var = variance is not None and float(variance.sum()) > 0
-        var = variance if has_var and variance is not None else values
+    for values, var in _background_processes(table):
         total += _smoothed_process(values, var, u_edges, usable, model.background.min_events)
     return total
 
