@@ -162,3 +162,21 @@ def test_background_variance_is_known_where_the_simulation_is_empty_too() -> Non
     assert smoothed.sum() == pytest.approx(3.0)
     assert variance[100] == pytest.approx(9.0)
     np.testing.assert_allclose(np.delete(variance, 100), 3.0 * np.delete(smoothed, 100))
+
+
+def test_without_any_simulated_event_the_floor_sets_the_variance() -> None:
+    """No background process at all: the truth is empty, known only to the floor's weight."""
+    base = toy_model()
+    model = base.model_copy(
+        update={"background": base.background.model_copy(update={"floor_weight": 2.0})}
+    )
+    signal_only = {
+        k: v for k, v in table_from_hist(toy_histogram(0.0)).values.items() if k[0] != "bkg"
+    }
+    table = HistogramTable(EDGES, signal_only)
+    assert not smoothed_background_per_bin(model, table).any()
+    variance = background_variance_per_bin(model, table)
+    # One event of weight 2 spread over the spectrum: 2 x 2 in total, flat in resolution units.
+    assert variance.sum() == pytest.approx(4.0)
+    np.testing.assert_allclose(variance, variance[0])
+    assert not background_variance_per_bin(base, table).any()

@@ -54,6 +54,7 @@ __all__ = [
     "resolve_model",
     "scan_points",
     "signal_table",
+    "with_run_floor",
 ]
 
 log = logging.getLogger(__name__)
@@ -438,6 +439,20 @@ def _simulation_weight_from_report(path: Path) -> float | None:
     return max(weights, default=None)
 
 
+def with_run_floor(model: StatModel, run_dir: str | Path) -> StatModel:
+    """``model`` with the floor weight of the run's simulation, unless it declares one.
+
+    The largest per-event weight of the background simulation samples, from
+    ``run_dir/<channel>/report.json``: where no simulated background event
+    passes anywhere, it is what the simulation could have missed.
+    """
+    floor = _simulation_weight_from_report(Path(run_dir) / model.channel / "report.json")
+    if model.background.floor_weight is not None or floor is None:
+        return model
+    background = model.background.model_copy(update={"floor_weight": floor})
+    return model.model_copy(update={"background": background})
+
+
 def _run_was_blinded(path: Path) -> bool:
     """Whether ``belleflow run`` kept data out of the signal windows (not ``--unblind``)."""
     if not path.exists():
@@ -477,10 +492,7 @@ def compute_limits_from_run(
         source = sub.source or sub.name
         if source not in histograms:
             histograms[source] = load_run_histograms(run, source)
-    floor = _simulation_weight_from_report(report)
-    if model.background.floor_weight is None and floor is not None:
-        background = model.background.model_copy(update={"floor_weight": floor})
-        model = model.model_copy(update={"background": background})
+    model = with_run_floor(model, run)
     kwargs.setdefault("luminosity_fb", _luminosity_from_report(report))
     kwargs.setdefault("out_dir", run / model.channel)
     if target_luminosity_fb is not None:

@@ -36,7 +36,7 @@ from scipy.special import ndtri  # type: ignore[import-untyped]
 from scipy.stats import binom, poisson  # type: ignore[import-untyped]
 
 from belleflow.catalogue import load_catalogue
-from belleflow.limits.api import build_hypotheses, load_run_histograms
+from belleflow.limits.api import build_hypotheses, load_run_histograms, with_run_floor
 from belleflow.limits.model import StatModel
 from belleflow.validation.checks import Check
 from belleflow.validation.windows import WindowEvaluator
@@ -211,7 +211,7 @@ def injected_fit(model: StatModel, run: ChainRun) -> dict[str, float]:
         sub.source or sub.name: load_run_histograms(run.run_dir, sub.source or sub.name)
         for sub in model.subchannels_or_default()
     }
-    unblinded = model.model_copy(update={"blinded": False})
+    unblinded = with_run_floor(model, run.run_dir).model_copy(update={"blinded": False})
     (hypothesis,) = build_hypotheses(
         unblinded, histograms, masses=[point["mass"]], ctaus=[point["ctau"]]
     )

@@ -24,6 +24,7 @@ from belleflow.limits.api import (
     load_run_histograms,
     resolve_models,
     scan_points,
+    with_run_floor,
 )
 from belleflow.limits.histograms import table_from_hist
 from belleflow.limits.model import StatModel
@@ -163,6 +164,7 @@ def validate_channel(
         raise ValueError(msg)
     source = subs[0].source or subs[0].name
     run = Path(run_dir)
+    model = with_run_floor(model, run)
     histograms = load_run_histograms(run, source)
     if model.observable not in histograms:
         msg = f"{run / source / 'histograms.json'}: no histogram {model.observable!r}"

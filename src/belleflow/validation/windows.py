@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import brentq  # type: ignore[import-untyped]
 
-from belleflow.limits.background import resolution_units, usable_bins
+from belleflow.limits.background import floor_estimate, resolution_units, usable_bins
 from belleflow.limits.calculators import AsymptoticCalculator
 from belleflow.limits.histograms import HistogramTable
 from belleflow.limits.model import StatModel
@@ -85,6 +85,8 @@ def background_variance_per_bin(model: StatModel, table: HistogramTable) -> Floa
     none are present: an empty bin would claim to be known exactly. So each process
     contributes the larger of its sum of squared weights and ``w`` times its smoothed
     yield (:func:`smoothed_background_per_bin`), ``w`` its mean per-event weight.
+    Where no process has any event, the backend's floor (``background.floor_weight``)
+    gives the variance in the same way.
     """
     u_edges = resolution_units(table.edges, model.resolution)
     usable = usable_bins(table.edges, model.vetoed)
@@ -93,6 +95,12 @@ def background_variance_per_bin(model: StatModel, table: HistogramTable) -> Floa
         weight = float(var.sum()) / float(values.sum()) if values.sum() > 0 else 0.0
         smoothed = _smoothed_process(values, var, u_edges, usable, model.background.min_events)
         total += np.maximum(var, weight * smoothed)
+    floor = model.background.floor_weight
+    if not np.any(total > 0) and floor is not None:
+        # No simulated event anywhere: the backend's floor, one event of the largest
+        # weight spread over the spectrum, is what the simulation could have missed.
+        every = np.arange(total.size)
+        total += floor * floor_estimate(every, u_edges=u_edges, usable=usable, weight=floor).values
     return total
 
 
