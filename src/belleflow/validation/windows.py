@@ -170,7 +170,10 @@ def smoothed_background_per_bin(model: StatModel, table: HistogramTable) -> Floa
     expected background there: Poisson toys around it would plant a one-event
     "resonance" that no background model should describe. So each process is
     estimated per bin as the backend estimates a sparse window
-    (``model.background.min_events``), which keeps dense spectra as they are.
+    (``model.background.min_events``). A process dense enough to give every window
+    ``min_events`` effective events on average is kept as it is: smoothing only its bins
+    that fluctuated low would bias it upwards (measured: `gamma_alp` at 6 GeV, 93.8
+    expected events against 79.1 simulated).
 
     Examples:
         >>> from belleflow.limits.model import Resolution
@@ -185,9 +188,16 @@ def smoothed_background_per_bin(model: StatModel, table: HistogramTable) -> Floa
     """
     u_edges = resolution_units(table.edges, model.resolution)
     usable = usable_bins(table.edges, model.vetoed)
+    # A process with min_events effective events per window on average is kept as it is:
+    # smoothing only its bins that fluctuated low would bias it upwards.
+    windows = float(u_edges[-1] - u_edges[0]) / (2.0 * model.window)
     total = np.zeros(table.edges.size - 1)
     for values, var in _background_processes(table):
-        total += _smoothed_process(values, var, u_edges, usable, model.background.min_events)
+        n_eff = float(values.sum()) ** 2 / float(var.sum()) if var.sum() > 0 else 0.0
+        if n_eff >= model.background.min_events * windows:
+            total += values
+        else:
+            total += _smoothed_process(values, var, u_edges, usable, model.background.min_events)
     return total
 
 
