@@ -423,6 +423,25 @@ def _flat(values: Any) -> np.ndarray[Any, Any]:
     return np.asarray(ak.to_numpy(ak.flatten(values, axis=None)))
 
 
+def _block(cuts: Cuts, result: Result | None, start: int, stop: int) -> tuple[Cuts, Result | None]:
+    """The cuts and columns of the events ``start`` to ``stop`` of a stacked pass."""
+    part = cuts.block(start, stop)
+    if result is None:
+        return part, None
+    if result.at is None:
+        rows, at = slice(start, stop), None
+    else:
+        # Columns are given at the events of ``at`` only: count them to find the block's rows.
+        first = int(np.count_nonzero(result.at[:start]))
+        at = result.at[start:stop]
+        rows = slice(first, first + int(np.count_nonzero(at)))
+    return part, Result(
+        events={name: values[rows] for name, values in result.events.items()},
+        candidates={name: values[rows] for name, values in result.candidates.items()},
+        at=at,
+    )
+
+
 def _candidates_at(channel: str, cuts: Cuts, result: Result) -> Any:
     """The selected candidates of the events the result's columns are given for."""
     candidates = cuts.selected_candidates()
@@ -496,21 +515,34 @@ class DeclaredProcessor(ChannelProcessor):
         return ak.unflatten(passed, ak.num(candidates, axis=1))
 
     def process_chunk(self, events: Any, chunk: ChunkContext) -> None:
-        """Preselect, select, classify, fill; weight variations and shifts for simulation."""
+        """Preselect, select, classify, fill; weight variations and shifts for simulation.
+
+        For simulation the nominal selection and every shift run as one pass
+        over a stacked view (:meth:`EventView.stack`): each array operation
+        of the selection and the classifier is called once per chunk, not
+        once per shift; the blocks are then filled as separate variations.
+        """
         pre, index, view = self.preselected(events)
         for name, mask in pre.steps.items():
             chunk.cut(name, mask)
-        cuts, result = self.select(view)
-        for name, mask in cuts.steps.items():
-            chunk.cut(name, scatter(mask, index, chunk.n_events))
         simulated = chunk.kind != "data"
-        self._fill(chunk, index, cuts, result, NOMINAL, vary=simulated)
-        if not simulated:
-            return  # data is what was recorded: no variation, no shifted selection
-        for shift in self.channel.shifts:
-            for variation, factor in shift.variations():
-                shifted = self.select(view.shift(shift.collection, shift.apply, factor))
-                self._fill(chunk, index, *shifted, variation)
+        variations = [(NOMINAL, {})]
+        if simulated:
+            # Data is what was recorded: no variation, no shifted selection.
+            variations += [
+                (variation, {shift.collection: (shift.apply, factor)})
+                for shift in self.channel.shifts
+                for variation, factor in shift.variations()
+            ]
+        stacked = view.stack([block for _, block in variations])
+        cuts, result = self.select(stacked)
+        n = len(index)
+        for k, (variation, _) in enumerate(variations):
+            part_cuts, part = _block(cuts, result, k * n, (k + 1) * n)
+            if k == 0:
+                for name, mask in part_cuts.steps.items():
+                    chunk.cut(name, scatter(mask, index, chunk.n_events))
+            self._fill(chunk, index, part_cuts, part, variation, vary=simulated and k == 0)
 
     def _fill(
         self,
