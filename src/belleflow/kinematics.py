@@ -23,6 +23,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import vector
 from particle import Particle
 from particle.particle import InvalidParticle, ParticleNotFound
 
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 Direction = Machine | tuple[float, float, float] | None
+_P4 = ("px", "py", "pz", "E")
 
 
 def _m2(px: Any, py: Any, pz: Any, e: Any) -> Any:
@@ -105,9 +107,52 @@ def _reference(beam: Machine | Any, her_direction: Direction) -> tuple[Any, Any,
     return nx / n, ny / n, nz / n, 1.0  # light-like
 
 
+def _vectors(p4: Any, beam: Any) -> tuple[Any, Any]:
+    """``p4`` and a per-event ``beam`` as containers vector can combine (awkward with awkward)."""
+    if not isinstance(p4, ak.Array):
+        return p4, beam
+    behavior = vector.backends.awkward.behavior
+    p4_v = ak.zip(
+        dict(zip(_P4, components(p4), strict=True)), with_name="Momentum4D", behavior=behavior
+    )
+    if isinstance(beam, (ak.Array, vector.VectorNumpy)):
+        beam = ak.zip(
+            dict(zip(_P4, components(beam), strict=True)), with_name="Momentum4D", behavior=behavior
+        )
+    return p4_v, beam
+
+
+def _fields(p4: Any) -> tuple[Any, Any, Any, Any]:
+    """Components of vector's result (awkward results store ``x, y, z, t``: read them as fields)."""
+    if isinstance(p4, ak.Array):
+        return p4["x"], p4["y"], p4["z"], p4["t"]
+    return p4.px, p4.py, p4.pz, p4.E
+
+
 def _boost_to_cm(p4: Any, beam: Machine | Any) -> tuple[Any, Any, Any, Any]:
     """Components of ``p4`` boosted to the CM frame (no rotation)."""
-    return apply_matrix(lab_to_cm_matrix(_beam_components(beam), None), components(p4))
+    p4_v, beam_v = _vectors(p4, beam_p4(beam))
+    return _fields(p4_v.boostCM_of_p4(beam_v))
+
+
+def _cm_axes(beam: Any, her_direction: Direction) -> tuple[Any, Any]:
+    """Polar and azimuthal angle of the e- direction in the CM frame of each event's ``beam``."""
+    x, y, z, e = (np.asarray(c, dtype=np.float64) for c in components(beam))
+    shape = np.broadcast(x, y, z, e).shape
+    rx, ry, rz, re = _reference(beam, her_direction)
+    reference = vector.array(
+        {
+            c: np.full(shape or 1, r, dtype=np.float64)
+            for c, r in zip(_P4, (rx, ry, rz, re), strict=True)
+        }
+    )
+    frame = vector.array(
+        {c: np.broadcast_to(v, shape or 1) for c, v in zip(_P4, (x, y, z, e), strict=True)}
+    )
+    direction = reference.boostCM_of_p4(frame)
+    theta = np.arctan2(np.hypot(direction.px, direction.py), direction.pz)
+    phi = np.arctan2(direction.py, direction.px)
+    return (theta, phi) if shape else (float(theta[0]), float(phi[0]))
 
 
 def invariant_mass(*p4s: Any) -> Any:
@@ -197,8 +242,7 @@ def missing_energy_cm(visible: Any, beam: Machine | Any) -> Any:
     """Missing energy in the CM frame, ``sqrt(s) - E*_visible``."""
     v = _sum_visible(visible)
     bc = _beam_components(beam)
-    lab_to_cm = lab_to_cm_matrix(bc, None)
-    e_vis = apply_matrix(lab_to_cm, v)[3]
+    e_vis = _boost_to_cm(build(pick_template(visible, beam), *v), beam)[3]
     return _sqrt0(_m2(*bc)) - e_vis
 
 
@@ -214,8 +258,16 @@ def to_cm(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
     if isinstance(beam, Machine):
         _reference(beam, her_direction)  # rejects her_direction
         return beam.to_cm(p4)
-    m = lab_to_cm_matrix(_beam_components(beam), _reference(beam, her_direction))
-    return build(pick_template(p4, beam), *apply_matrix(m, components(p4)))
+    theta, phi = _cm_axes(beam, her_direction)
+    p4_v, beam_v = _vectors(p4, beam)
+    boosted = p4_v.boostCM_of_p4(beam_v)
+    if np.any(phi != 0.0):
+        # The smallest rotation onto +z, about an axis in the x-y plane.
+        cm = boosted.rotateZ(-phi).rotateY(-theta).rotateZ(phi)
+    else:
+        # The e- direction in the x-z plane (the B factories): one rotation about y.
+        cm = boosted.rotateY(-theta)
+    return build(pick_template(p4, beam), *_fields(cm))
 
 
 def to_lab(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
