@@ -80,7 +80,7 @@ class _StoredComponents:
         return self._component("pz")
 
     @property
-    def E(self) -> Any:  # noqa: N802 (the physics name, as vector's)
+    def E(self) -> Any:
         """Energy."""
         return self._component("E")
 
