@@ -91,6 +91,7 @@ __all__ = [
     "chunk_key",
     "finalise_histogram",
     "finalise_output",
+    "flat_values",
 ]
 
 #: Keys the engine adds to ``events.metadata`` for every chunk.
@@ -129,6 +130,21 @@ def book_histogram(
         *all_axes, storage=hist.storage.Weight(), label=label or None
     )
     return booked
+
+
+def flat_values(
+    values: Mapping[str, Any], weights: Any
+) -> tuple[dict[str, np.ndarray[Any, Any]], np.ndarray[Any, Any]]:
+    """Values (per event or jagged) and their weights broadcast together and flattened.
+
+    Returns:
+        ``(columns, weights)``: one flat array per value name and the float64
+        weights, one entry per filled value.
+    """
+    arrays = list(ak.broadcast_arrays(ak.Array(weights), *map(ak.Array, values.values())))
+    # Keep the values' dtypes: integer axes reject floats.
+    flat = [ak.to_numpy(ak.flatten(a, axis=None)) for a in arrays]
+    return dict(zip(values, flat[1:], strict=True)), flat[0].astype(np.float64)
 
 
 class Cutflow:
@@ -287,11 +303,30 @@ class ChunkContext:
         if weight is not None:
             # ak broadcasting covers both per-event and jagged extra weights.
             weights = ak.Array(weights) * weight
-        arrays = list(ak.broadcast_arrays(ak.Array(weights), *map(ak.Array, values.values())))
-        # Keep the values' dtypes: integer axes reject floats.
-        flat = [ak.to_numpy(ak.flatten(a, axis=None)) for a in arrays]
-        weights_flat = flat[0].astype(np.float64)
-        columns = dict(zip(values, flat[1:], strict=True))
+        columns, weights_flat = flat_values(values, weights)
+        self.fill_flat(name, variation, columns, weights_flat)
+
+    def fill_flat(
+        self,
+        name: str,
+        variation: str,
+        columns: Mapping[str, np.ndarray[Any, Any]],
+        weights: np.ndarray[Any, Any],
+    ) -> None:
+        """Fill flat arrays, one entry per value (see :meth:`fill`, which flattens for it).
+
+        Args:
+            name: Histogram name.
+            variation: ``variation`` axis label (data fills the nominal only).
+            columns: Axis name -> values.
+            weights: Generator weight times any extra factor, per value.
+        """
+        if name not in self.histograms:
+            msg = f"histogram {name!r} is not declared (declared: {sorted(self.histograms)})"
+            raise KeyError(msg)
+        if self.kind == "data" and variation != NOMINAL:
+            return
+        weights_flat = weights
         if self.blinded:
             if not set(columns) & set(self._processor.windows()):
                 # A histogram with no blinded observable would count data events of the
@@ -561,18 +596,27 @@ class DeclaredProcessor(ChannelProcessor):
         histograms = self.channel.histograms
         if variation != NOMINAL:
             histograms = tuple(h for h in histograms if h.varied)
+        weights = chunk.weights[mask]
         values = {h.name: {a: columns[h.column(a)] for a in h.axis_names} for h in histograms}
+        # Broadcast and flatten each histogram's values once; the weight
+        # variations only multiply the weights.
+        filled = {h.name: flat_values(values[h.name], weights) for h in histograms}
         for h in histograms:
-            chunk.fill(h.name, mask=mask, variation=variation, **values[h.name])
+            chunk.fill_flat(h.name, variation, *filled[h.name])
         if not vary:
             return
+        varied = [h for h in histograms if h.varied]
         for systematic in self.channel.weight_variations:
             for name, factor in systematic.weights(columns, columns.n).items():
-                for h in histograms:
-                    if h.varied:
-                        chunk.fill(
-                            h.name, mask=mask, variation=name, weight=factor, **values[h.name]
-                        )
+                for h in varied:
+                    flat, base = filled[h.name]
+                    arrays = map(ak.Array, values[h.name].values())
+                    per_value = ak.flatten(
+                        ak.broadcast_arrays(ak.Array(factor), *arrays)[0], axis=None
+                    )
+                    chunk.fill_flat(
+                        h.name, name, flat, base * ak.to_numpy(per_value).astype(np.float64)
+                    )
 
     def training_candidates(
         self, events: Any
