@@ -172,6 +172,7 @@ def _lab_to_cm(
     # is vector's boostCM_of_p4(beam) at a third of its cost (that one builds
     # the whole Lorentz matrix at every four-vector).
     bx, by, bz, e = components(beam)
+    beta: Any
     if isinstance(beam, vector.VectorObject):
         beta = vector.obj(x=-bx / e, y=-by / e, z=-bz / e)
     else:
@@ -182,7 +183,8 @@ def _lab_to_cm(
     out = flat.vectors.boost_beta3(beta)
     if axes is not None:
         out = _rotate(out, *(flat.spread(a) for a in axes))
-    return tuple(flat.restore(getattr(out, c)) for c in _P4)  # type: ignore[return-value]
+    px, py, pz, energy = (flat.restore(getattr(out, c)) for c in _P4)
+    return px, py, pz, energy
 
 
 def _lab_to_cm_awkward(
@@ -220,7 +222,7 @@ def _cm_axes(beam: Any, her_direction: Direction) -> tuple[Any, Any]:
     x, y, z, e = (np.asarray(c, dtype=np.float64) for c in components(beam))
     shape = np.broadcast(x, y, z, e).shape
     rx, ry, rz, re = _reference(beam, her_direction)
-    reference = vector.array(
+    reference: Any = vector.array(
         {
             c: np.full(shape or 1, r, dtype=np.float64)
             for c, r in zip(_P4, (rx, ry, rz, re), strict=True)

@@ -76,7 +76,7 @@ from belleflow.limits.model import StatModel
 from belleflow.limits.model import Systematic as ModelSystematic
 from belleflow.naming import NOMINAL
 from belleflow.selection import scatter
-from belleflow.spec import ClassifierStep, EventView, Histogram, Result
+from belleflow.spec import ClassifierStep, EventView, Histogram, Result, StackBlock
 from belleflow.systematics import Shift, Systematic, WeightVariation
 from belleflow.training.evaluate import shipped_classifier
 
@@ -310,7 +310,7 @@ class ChunkContext:
         self,
         name: str,
         variation: str,
-        columns: Mapping[str, np.ndarray[Any, Any]],
+        columns: Mapping[str, Any],
         weights: np.ndarray[Any, Any],
     ) -> None:
         """Fill flat arrays, one entry per value (see :meth:`fill`, which flattens for it).
@@ -561,7 +561,7 @@ class DeclaredProcessor(ChannelProcessor):
         for name, mask in pre.steps.items():
             chunk.cut(name, mask)
         simulated = chunk.kind != "data"
-        variations = [(NOMINAL, {})]
+        variations: list[tuple[str, StackBlock]] = [(NOMINAL, {})]
         if simulated:
             # Data is what was recorded: no variation, no shifted selection.
             variations += [

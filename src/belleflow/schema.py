@@ -94,7 +94,7 @@ def _behavior() -> dict[Any, Any]:
     class P4Array(_StoredComponents, vector.backends.awkward.MomentumArray4D, base.NanoCollection):  # type: ignore[misc]
         """An array of four-momentum records of a belleflow collection."""
 
-    class MomentumArray(_StoredComponents, vector.backends.awkward.MomentumArray4D):  # type: ignore[misc]
+    class MomentumArray(_StoredComponents, vector.backends.awkward.MomentumArray4D):
         """vector's Momentum4D arrays (sums, boosts, ...), reading stored components as fields."""
 
     class P4Record(vector.backends.awkward.MomentumRecord4D, base.NanoCollection):  # type: ignore[misc]

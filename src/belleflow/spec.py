@@ -32,6 +32,7 @@ __all__ = [
     "EventView",
     "Histogram",
     "Result",
+    "StackBlock",
     "resolution_axis",
     "resolution_edges",
 ]
