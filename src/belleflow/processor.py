@@ -662,7 +662,7 @@ class Channel:
     per chunk and ``select`` on the preselected events, records each
     :meth:`Cuts.require <belleflow.cuts.Cuts.require>` as a cutflow step,
     applies the classifier, fills ``histograms`` with the events and
-    candidates that pass every step, fills the weight variations, reruns
+    candidates that pass every step, fills the weight variations, evaluates
     ``select`` under each shift (never for data), and blinds data inside
     ``blind``. ``docs/writing-a-channel.md`` walks through one.
 
