@@ -125,12 +125,10 @@ class _Flat:
 
     def __init__(self, p4: Any) -> None:
         self.counts: Any = None
-        self.awkward = False
         comps = components(p4)
         if not isinstance(comps[0], ak.Array):
             self.vectors = p4
             return
-        self.awkward = True
         if comps[0].ndim > 1:
             self.counts = ak.to_numpy(ak.num(comps[0], axis=1))
             comps = tuple(ak.flatten(c, axis=1) for c in comps)
