@@ -1,28 +1,35 @@
-"""Benchmark of the channel processors: events/s per core, time split, identical results.
+"""Benchmark of the channel processors: fixed cost per chunk, steady state, I/O only, identity.
 
 Run from the repository: ``python benchmarks/bench_processors.py [--channels A B]
-[--events N] [--repeat R] [--baseline REV] [--no-profile]``.
+[--repeat R] [--small N] [--large N] [--baseline REV] [--profile] [--data-root DIR]``.
 
-For every registered channel the processor runs over a fixed set of demo
-ntuples of its skim (data, the four-lepton ``eemumu`` and ``eeee``, ``tautau``,
-``uubar``, ``mumu`` -- ``gg`` and ``ee`` for the photon skim -- and one signal
-point), at most ``--events`` events of each (one chunk per sample, read as
-the engine reads them: ``NanoEventsFactory.from_root(mode="virtual")`` with
-the engine's ``events.metadata``). The time of ``processor.process`` (which
-includes reading the columns it touches, as coffea's ``processtime``) is
-summed over the samples; the median over ``--repeat`` passes gives
-events/s on one core. One chunk per channel is profiled with cProfile: the
-own time is split by package (uproot reading, awkward, numpy, hist filling,
-belleflow) and the slowest belleflow functions are listed.
+For every channel, on the demo production (its catalogue ``datasets/demo.yaml``):
 
-``--baseline REV`` (default ``HEAD``) also runs the benchmark, in a
-subprocess, with the files this optimisation touches
-(``processors/belleflow_channels/*.py`` and ``src/belleflow/{selection,
-systematics,kinematics}.py``) taken from git revision ``REV`` and
-everything else from the working tree, and then checks that both give the
-same histograms (values and variances, bin by bin, flow bins included,
-exactly) and the same cutflows. ``--baseline none`` skips it. The exit code
-is 1 if they differ.
+* *fixed cost per chunk*: CPU time of one chunk of the channel's signal point
+  (``--small`` events: the demo's signal files hold 2,000 events, one chunk
+  each), built as the engine builds it (``NanoEventsFactory.from_root(mode=
+  "virtual")`` with the engine's ``events.metadata``) and processed, reading
+  included, as coffea's ``processtime``;
+* *steady state*: the same for one large chunk (the first file of the
+  channel's largest simulation sample, at most ``--large`` events), as
+  events per second per core;
+* *I/O only*: CPU time of reading, with uproot, exactly the branches the
+  processor read (NanoEvents' access log) for the same entries; the ratio
+  processor / I/O is the target of issue 10 (at most 1.5);
+* *results*: the histograms and cutflows of the two chunks.
+
+Times are CPU times of the measuring process (``time.process_time``, one
+core), medians over ``--repeat`` rounds. Each round runs in a fresh
+subprocess per side (imports, model loading and one warm-up chunk excluded).
+
+``--baseline REV`` (default ``main``) measures, interleaved round by round, the
+same with ``src/`` and ``processors/`` of git revision ``REV`` (``git
+archive`` into a temporary folder, first on ``PYTHONPATH``) and then checks
+that both give the same histograms (values and variances, bin by bin, flow
+bins included, exactly) and the same cutflows; ``--baseline none`` skips it.
+The exit code is 1 if they differ. ``--profile`` writes a pyinstrument
+profile of each channel's small and large chunk (current tree) to
+``--profile-dir``.
 
 The demo ntuples are in ``~/.cache/belleflow/demo-data`` (``belleflow
 generate datasets/demo.yaml --data-root ~/.cache/belleflow/demo-data``
@@ -32,15 +39,14 @@ writes them, about 2 minutes) or ``--data-root``.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
+import functools
 import os
 import pickle
-import pstats
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -72,13 +78,6 @@ SAMPLES = {
     "gamma_alp": ("belle2_run1_4S", "belle2_4S_gg", "belle2_4S_ee", "belle2_4S_tautau",
                   "belle2_4S_mumu", "belle2_gamma_alp_m2_ctau0"),
 }  # fmt: skip
-#: The files the optimisation may change (taken from ``--baseline``).
-OPTIMISED = (
-    "src/belleflow/selection.py",
-    "src/belleflow/systematics.py",
-    "src/belleflow/kinematics.py",
-    *(f"processors/belleflow_channels/{c}.py" for c in CHANNELS),
-)
 
 
 def work_items(channel: str, data_root: Path, max_events: int) -> list[dict[str, Any]]:
@@ -99,7 +98,7 @@ def work_items(channel: str, data_root: Path, max_events: int) -> list[dict[str,
     return items
 
 
-def make_events(item: dict[str, Any]) -> Any:
+def make_events(item: dict[str, Any], access_log: list[Any] | None = None) -> Any:
     """Virtual NanoEvents of one chunk, as coffea's Runner builds them."""
 
     file = uproot.open({item["path"]: None})
@@ -111,46 +110,83 @@ def make_events(item: dict[str, Any]) -> Any:
         mode="virtual",
         entry_start=0,
         entry_stop=item["stop"],
+        **({} if access_log is None else {"access_log": access_log}),
     )
     return factory.events()
 
 
-def _package(filename: str) -> str:
-    for key in ("uproot", "awkward", "hist", "boost_histogram", "numpy", "vector", "coffea",
-                "particle", "belleflow", "xgboost", "sklearn"):  # fmt: skip
-        if f"/{key}/" in filename or f"/{key}_" in filename:
-            return "hist" if key == "boost_histogram" else key
-    return "builtins" if filename == "~" else "other"
+def chunks(channel: str, data_root: Path, small: int, large: int) -> dict[str, dict[str, Any]]:
+    """The small (signal) and large (largest simulation sample) chunk of a channel."""
+    signal = work_items(channel, data_root, small)[-1]
+    simulation = work_items(channel, data_root, large)[1:-1]
+    return {"small": signal, "large": max(simulation, key=lambda item: item["stop"])}
 
 
-def profile(channel: str, item: dict[str, Any]) -> str:
-    """cProfile of one chunk: own time by package and the slowest belleflow functions."""
+def _cpu(function: Any) -> tuple[float, Any]:
+    tic = time.process_time()
+    out = function()
+    return time.process_time() - tic, out
 
-    processor = load_channel(channel).make_processor()
-    events = make_events(item)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    processor.process(events)
-    profiler.disable()
-    stats = pstats.Stats(profiler)
-    split: dict[str, float] = {}
-    total = 0.0
-    rows = []
-    for (filename, line, func), (_, _, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
-        split[_package(filename)] = split.get(_package(filename), 0.0) + tottime
-        total += tottime
-        if "belleflow" in filename:
-            rows.append((cumtime, f"{Path(filename).name}:{line}({func})"))
-    out = io.StringIO()
-    n = item["stop"]
-    out.write(f"  profile of {item['metadata']['dataset']} ({n} events, {total:.2f} s): own time ")
-    out.write(
-        ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(split.items(), key=lambda kv: -kv[1]))
-    )
-    out.write("\n  slowest belleflow functions (cumulative):\n")
-    for cumtime, name in sorted(rows, reverse=True)[:8]:
-        out.write(f"    {cumtime:7.3f} s  {name}\n")
-    return out.getvalue()
+
+def _process(processor: Any, item: dict[str, Any], log: list[Any]) -> Any:
+    return processor.process(make_events(item, log))
+
+
+def read_only(item: dict[str, Any], branches: list[str]) -> float:
+    """CPU time of reading ``branches`` of the chunk with uproot (file opening included)."""
+
+    def read() -> Any:
+        with uproot.open(item["path"]) as file:
+            return file[TREE_NAME].arrays(branches, entry_stop=item["stop"], library="ak")
+
+    return _cpu(read)[0]
+
+
+def measure(channels: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """One round: per channel and chunk, the processor's and the read-only CPU time, results."""
+    out: dict[str, Any] = {}
+    for channel in channels:
+        items = chunks(channel, Path(args.data_root), args.small, args.large)
+        processor = load_channel(channel).make_processor()
+        processor.process(make_events(items["small"]))  # warm-up: imports, model, caches
+        row: dict[str, Any] = {}
+        outputs = []
+        for label, item in items.items():
+            log: list[Any] = []
+            seconds, output = _cpu(functools.partial(_process, processor, item, log))
+            branches = sorted({access.branch for access in log})
+            row[label] = {
+                "sample": item["metadata"]["dataset"],
+                "events": item["stop"],
+                "seconds": seconds,
+                "io": read_only(item, branches),
+                "branches": len(branches),
+            }
+            outputs.append(output)
+        row["results"] = _results(accumulate(outputs))
+        out[channel] = row
+    return out
+
+
+def profile(channels: list[str], args: argparse.Namespace) -> None:
+    """pyinstrument profiles of each channel's small and large chunk (current tree)."""
+    from pyinstrument import Profiler  # noqa: PLC0415 (dev dependency group)
+
+    folder = Path(args.profile_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for channel in channels:
+        items = chunks(channel, Path(args.data_root), args.small, args.large)
+        processor = load_channel(channel).make_processor()
+        processor.process(make_events(items["small"]))
+        for label, item in items.items():
+            events = make_events(item)
+            profiler = Profiler(interval=0.0005)
+            profiler.start()
+            processor.process(events)
+            profiler.stop()
+            path = folder / f"{channel}_{label}.txt"
+            path.write_text(profiler.output_text(unicode=False, color=False))
+            print(f"profile of {channel} {label} chunk: {path}")
 
 
 def _results(output: dict[str, Any]) -> dict[str, Any]:
@@ -167,38 +203,6 @@ def _results(output: dict[str, Any]) -> dict[str, Any]:
     cutflow = {s: {c: [float(x) for x in v] for c, v in cuts.items()}
                for s, cuts in output["cutflow"].items()}  # fmt: skip
     return {"histograms": hists, "cutflow": cutflow}
-
-
-def run_channel(channel: str, data_root: Path, max_events: int, repeat: int) -> dict[str, Any]:
-    """Timings (median of ``repeat``) and the merged results of one channel."""
-
-    items = work_items(channel, data_root, max_events)
-    processor = load_channel(channel).make_processor()
-    processor.process(make_events(items[-1]))  # warm-up: imports, model loading, caches
-    times, per_sample = [], {}
-    output = None
-    for _ in range(repeat):
-        outputs, total = [], 0.0
-        for item in items:
-            events = make_events(item)
-            tic = time.perf_counter()
-            outputs.append(processor.process(events))
-            elapsed = time.perf_counter() - tic
-            total += elapsed
-            per_sample.setdefault(item["metadata"]["dataset"], []).append(elapsed)
-        times.append(total)
-        output = accumulate(outputs)
-    n = sum(item["stop"] for item in items)
-    return {
-        "events": n,
-        "seconds": statistics.median(times),
-        "rate": n / statistics.median(times),
-        "per_sample": {
-            k: (i["stop"], statistics.median(per_sample[k]))
-            for k, i in zip(per_sample, items, strict=True)
-        },
-        "results": _results(output or {}),
-    }
 
 
 def compare(channel: str, new: dict[str, Any], old: dict[str, Any]) -> list[str]:
@@ -232,80 +236,104 @@ def compare(channel: str, new: dict[str, Any], old: dict[str, Any]) -> list[str]
 
 
 def baseline_tree(rev: str) -> Path:
-    """A copy of the working tree's packages with the optimised files from ``rev``."""
+    """``src/`` and ``processors/`` of git revision ``rev`` in a temporary folder."""
     root = Path(tempfile.mkdtemp(prefix="belleflow-baseline-"))
-    for folder in ("src/belleflow", "processors/belleflow_channels"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in OPTIMISED:
-        text = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO, check=True,
-                              capture_output=True).stdout  # fmt: skip
-        (root / path).write_bytes(text)
+    archive = root / "tree.tar"
+    subprocess.run(["git", "archive", "-o", str(archive), rev, "src", "processors"], cwd=REPO,
+                   check=True)  # fmt: skip
+    with tarfile.open(archive) as tar:
+        tar.extractall(root, filter="data")
+    archive.unlink()
     return root
 
 
-def run_all(channels: list[str], args: argparse.Namespace, label: str) -> dict[str, Any]:
-    out = {}
-    for channel in channels:
-        result = run_channel(channel, Path(args.data_root), args.events, args.repeat)
-        out[channel] = result
-        print(f"[{label}] {channel:20s} {result['events']:7d} events in {result['seconds']:6.2f} s"
-              f" -> {result['rate']:8.0f} events/s", flush=True)  # fmt: skip
-        if args.verbose:
-            for sample, (n, seconds) in result["per_sample"].items():
-                print(f"    {sample:38s} {n:6d} events {seconds:6.2f} s {n / seconds:8.0f}/s")
-        if args.profile:
-            items = work_items(channel, Path(args.data_root), args.events)
-            print(profile(channel, max(items, key=lambda i: i["stop"])), flush=True)
-    return out
+def _round(args: argparse.Namespace, tree: Path | None) -> dict[str, Any]:
+    """One measuring subprocess (the baseline's packages first on the path when ``tree``)."""
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(tree / "src"), str(tree / "processors")])
+    with tempfile.TemporaryDirectory() as scratch:
+        dump = Path(scratch) / "round.pkl"
+        command = [sys.executable, __file__, "--channels", *args.channels, "--small",
+                   str(args.small), "--large", str(args.large), "--data-root", args.data_root,
+                   "--worker", str(dump)]  # fmt: skip
+        subprocess.run(command, env=env, check=True, cwd=tree or REPO)
+        result: dict[str, Any] = pickle.loads(dump.read_bytes())
+    return result
+
+
+def summary(rounds: list[dict[str, Any]], channel: str) -> dict[str, float]:
+    """Medians over rounds: fixed cost (ms), steady rate (events/s/core), I/O-only ratios."""
+    small = [r[channel]["small"] for r in rounds]
+    large = [r[channel]["large"] for r in rounds]
+    n = large[0]["events"]
+    seconds = statistics.median(x["seconds"] for x in large)
+    io = statistics.median(x["io"] for x in large)
+    return {
+        "fixed_ms": 1e3 * statistics.median(x["seconds"] for x in small),
+        "fixed_io_ms": 1e3 * statistics.median(x["io"] for x in small),
+        "rate": n / seconds,
+        "io_rate": n / io,
+        "ratio": seconds / io,
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--channels", nargs="*", default=list(CHANNELS))
-    parser.add_argument("--events", type=int, default=40_000, help="events per sample at most")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--small", type=int, default=2_000, help="events of the small chunk")
+    parser.add_argument("--large", type=int, default=100_000, help="events of the large chunk")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (median)")
     parser.add_argument("--data-root", default=str(DEFAULT_DATA_ROOT))
-    parser.add_argument("--baseline", default="HEAD", help="git revision to compare with, or none")
-    parser.add_argument("--no-profile", dest="profile", action="store_false")
-    parser.add_argument("--verbose", action="store_true", help="times per sample")
-    parser.add_argument("--dump", help=argparse.SUPPRESS)  # internal: baseline subprocess
+    parser.add_argument("--baseline", default="main", help="git revision to compare with, or none")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument profiles")
+    parser.add_argument("--profile-dir", default="bench-profiles")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one measuring round
     args = parser.parse_args()
     if not Path(args.data_root).is_dir():
         print(f"no demo data in {args.data_root}: run `belleflow generate datasets/demo.yaml "
               f"--data-root {args.data_root}` first")  # fmt: skip
         return 2
-    if args.dump:
-        result = run_all(args.channels, args, "baseline")
-        Path(args.dump).write_bytes(pickle.dumps(result))
+    if args.worker:
+        Path(args.worker).write_bytes(pickle.dumps(measure(args.channels, args)))
         return 0
-    baseline = None
-    if args.baseline.lower() != "none":
-        tree = baseline_tree(args.baseline)
-        dump = tree / "baseline.pkl"
-        env = dict(os.environ, PYTHONPATH=f"{tree / 'src'}{os.pathsep}{tree / 'processors'}")
-        command = [sys.executable, __file__, "--channels", *args.channels, "--events",
-                   str(args.events), "--repeat", str(args.repeat), "--data-root", args.data_root,
-                   "--no-profile", "--dump", str(dump)]  # fmt: skip
-        print(f"baseline: optimised files from {args.baseline} ({tree})", flush=True)
-        subprocess.run(command, env=env, check=True, cwd=tree)
-        baseline = pickle.loads(dump.read_bytes())
-        shutil.rmtree(tree, ignore_errors=True)
-    current = run_all(args.channels, args, "current")
-    if baseline is None:
-        return 0
-    print(f"\n{'channel':20s} {'baseline/s':>11s} {'current/s':>10s} {'speed-up':>9s}  results")
-    problems = []
+    if args.profile:
+        profile(args.channels, args)
+    tree = None if args.baseline.lower() == "none" else baseline_tree(args.baseline)
+    sides: dict[str, list[dict[str, Any]]] = {"current": []}
+    if tree is not None:
+        sides["baseline"] = []
+    try:
+        for _ in range(args.repeat):  # interleaved: one round of each side in turn
+            if tree is not None:
+                sides["baseline"].append(_round(args, tree))
+            sides["current"].append(_round(args, None))
+    finally:
+        if tree is not None:
+            shutil.rmtree(tree, ignore_errors=True)
+    print(f"\nCPU time, one core, median of {args.repeat} interleaved rounds"
+          f" (baseline: {args.baseline})")  # fmt: skip
+    print(f"{'channel':20s} {'side':8s} {'fixed/chunk':>11s} {'(I/O)':>8s} "
+          f"{'events/s/core':>13s} {'I/O only/s':>11s} {'x I/O':>6s}")  # fmt: skip
+    problems: list[str] = []
     for channel in args.channels:
-        new, old = current[channel], baseline[channel]
-        diff = compare(channel, new["results"], old["results"])
-        problems += diff
-        n_bins = sum(h["value"].size for h in new["results"]["histograms"].values())
-        status = "identical" if not diff else f"{len(diff)} DIFFERENCES"
-        print(f"{channel:20s} {old['rate']:11.0f} {new['rate']:10.0f} "
-              f"{new['rate'] / old['rate']:8.1f}x  {status} ({n_bins} bins, "
-              f"{len(new['results']['cutflow'])} cutflows)")  # fmt: skip
-    for problem in problems:
-        print("  " + problem)
+        for side, rounds in sides.items():
+            f = summary(rounds, channel)
+            print(f"{channel:20s} {side:8s} {f['fixed_ms']:8.0f} ms {f['fixed_io_ms']:5.0f} ms "
+                  f"{f['rate']:13.0f} {f['io_rate']:11.0f} {f['ratio']:6.2f}")  # fmt: skip
+        if "baseline" in sides:
+            problems += compare(channel, sides["current"][0][channel]["results"],
+                                sides["baseline"][0][channel]["results"])  # fmt: skip
+    current = sides["current"][0]
+    for channel in args.channels:
+        for label in ("small", "large"):
+            c = current[channel][label]
+            print(f"  {channel} {label} chunk: {c['sample']}, {c['events']} events, "
+                  f"{c['branches']} branches read")  # fmt: skip
+    if "baseline" in sides:
+        print("results: identical" if not problems else "results DIFFER:")
+        for problem in problems:
+            print("  " + problem)
     return 1 if problems else 0
 
 

@@ -307,3 +307,32 @@ def test_beam_p4_helper() -> None:
     assert beam_p4(per_event) is per_event
     with pytest.raises(TypeError, match="Momentum4D"):
         beam_p4((1.0, 2.0, 3.0, 4.0))
+
+
+def test_to_cm_with_missing_values_and_out_of_plane_e_beam() -> None:
+    """An e- direction out of the x-z plane takes the general rotation, candidates with missing
+    entries vector's awkward path: the e- direction ends on +z, the rest matches the flat path."""
+    beam = _per_event_beam(SUPERKEKB, 3)
+    her = SUPERKEKB.her_p4
+    tilted = (her.px, 0.3, her.pz)  # an e- direction with a y component
+    norm = math.sqrt(her.px**2 + 0.3**2 + her.pz**2)
+    along = vector.obj(px=her.px / norm, py=0.3 / norm, pz=her.pz / norm, E=1.0)
+    frame = vector.obj(px=beam.px[0], py=beam.py[0], pz=beam.pz[0], E=beam.E[0])
+    on_axis = to_cm(along, frame, her_direction=tilted)
+    assert (on_axis.px, on_axis.py) == pytest.approx((0.0, 0.0), abs=1e-12)
+    assert on_axis.pz > 0
+    electron = _to_awkward(
+        vector.array({c: np.full(3, getattr(her, c)) for c in ("px", "py", "pz", "E")})
+    )
+    padded = ak.pad_none(ak.unflatten(electron, [2, 1, 0]), 2, axis=1)
+    cm_padded = to_cm(padded, beam, her_direction=SUPERKEKB)
+    assert ak.to_list(ak.is_none(cm_padded.E, axis=1)) == [
+        [False, False],
+        [False, True],
+        [True, True],
+    ]
+    flat = to_cm(electron, beam[[0, 0, 1]], her_direction=SUPERKEKB)
+    np.testing.assert_allclose(
+        ak.to_numpy(ak.flatten(ak.drop_none(cm_padded.E))), ak.to_numpy(flat.E), rtol=1e-15
+    )
+    assert ak.to_list(flat.px) == pytest.approx([0.0] * 3, abs=1e-12)  # the e- beam on +z

@@ -45,11 +45,11 @@ def _channel(calls: list[str], at_all: bool = True) -> Channel:
     )
 
 
-def test_shifts_rerun_the_selection_for_simulation_only(sample: Path) -> None:
+def test_shifts_run_in_one_stacked_pass_for_simulation_only(sample: Path) -> None:
     calls: list[str] = []
     channel = _channel(calls)
     out = channel.make_processor().process(open_sample(sample, sample="s"))
-    assert len(calls) == 3  # nominal and the two momentum-scale shifts
+    assert calls == ["select"]  # nominal and the two momentum-scale shifts in one pass
     assert set(out["histograms"]["px"].axes["variation"]) == {
         "nominal",
         "momentum_scale_up",
@@ -60,6 +60,64 @@ def test_shifts_rerun_the_selection_for_simulation_only(sample: Path) -> None:
     out = channel.make_processor().process(data)
     assert calls == ["select"]
     assert set(out["histograms"]["px"].axes["variation"]) == {"nominal"}
+
+
+@pytest.mark.parametrize("at_all", [True, False])
+def test_the_stacked_pass_fills_what_separate_passes_fill(sample: Path, at_all: bool) -> None:
+    """Each shifted block gives, bin by bin, what a pass over the shifted events alone gives."""
+
+    def select(ev: EventView, cuts: Cuts) -> Result:
+        good = selection.good_tracks(ev.Track)
+        cuts.require("two_tracks", ak.num(good) == 2)
+        cuts.require("high_p", good.px > 0.0)  # a candidate cut: candidates fill
+        at = cuts.event if at_all else None
+        columns = {"px": good.px if at is None else good.px[at]}
+        return Result(candidates=columns, at=at)
+
+    channel = dataclasses.replace(
+        _channel([]),
+        select=select,
+        systematics=(systematics.MOMENTUM_SCALE, systematics.tracking(2)),
+    )
+    processor = channel.make_processor()
+    events = open_sample(sample, sample="s")
+    stacked = processor.process(events)["histograms"]["px"]
+    view = EventView(events)
+    shift = systematics.MOMENTUM_SCALE
+    for variation, factor in shift.variations():
+        cuts = Cuts(len(events))
+        result = select(view.shift(shift.collection, shift.apply, factor), cuts)
+        px = result.candidates["px"]
+        passed = cuts.event if result.at is None else cuts.event[result.at]
+        keep = (
+            cuts.selected_candidates()
+            if result.at is None
+            else cuts.selected_candidates()[result.at]
+        )
+        expected = hist.Hist(
+            hist.axis.Regular(10, -5.0, 5.0, name="px"), storage=hist.storage.Weight()
+        )
+        expected.fill(px=ak.flatten(px[keep][passed]))
+        got = stacked[{"dataset": "s", "variation": variation}]
+        assert got.values(flow=True).tolist() == expected.values(flow=True).tolist()
+        assert got.variances(flow=True).tolist() == expected.variances(flow=True).tolist()
+    assert stacked[{"dataset": "s", "variation": "momentum_scale_up"}].sum().value > 0
+
+
+def test_a_view_stacks_its_events_block_by_block(sample: Path) -> None:
+    events = open_sample(sample, sample="s")
+    view = EventView(events).subset(ak.to_numpy(ak.local_index(events.beam.E)[::2]))
+    shift = systematics.MOMENTUM_SCALE
+    stacked = view.stack([{}, {"Track": (shift.apply, 2.0)}])
+    n = len(view)
+    assert len(stacked) == 2 * n
+    assert stacked.blocks == 2
+    assert ak.to_list(stacked.Track.px[:n]) == ak.to_list(view.Track.px)
+    assert ak.to_list(stacked.Track.px[n:]) == ak.to_list(view.Track.px * 2.0)
+    assert ak.to_list(stacked.Photon.E[n:]) == ak.to_list(view.Photon.E)  # not shifted
+    assert stacked.cm_frame[0].E.tolist() == 2 * view.cm_frame[0].E.tolist()
+    with pytest.raises(ValueError, match="already stacked"):
+        stacked.stack([{}])
 
 
 def test_blinded_data_fills_nothing_without_a_blinding_window(sample: Path) -> None:

@@ -117,6 +117,21 @@ class Cuts:
         self.event = self.event & passed
         self.steps[name] = self.event
 
+    def block(self, start: int, stop: int) -> Cuts:
+        """The cuts of events ``start`` to ``stop`` (one block of a stacked pass), same steps.
+
+        Example:
+            >>> cuts = Cuts(4)
+            >>> cuts.require("even", np.array([True, False, True, False]))
+            >>> cuts.block(2, 4).steps["even"].tolist()
+            [True, False]
+        """
+        part = Cuts(stop - start)
+        part.event = self.event[start:stop]
+        part.candidates = None if self.candidates is None else self.candidates[start:stop]
+        part.steps = {name: mask[start:stop] for name, mask in self.steps.items()}
+        return part
+
     def selected_candidates(self) -> Any:
         """The candidate mask restricted to the events passing every step (None: no candidates)."""
         if self.candidates is None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import vector
 from particle import Particle
 from particle.particle import InvalidParticle, ParticleNotFound
 
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 Direction = Machine | tuple[float, float, float] | None
+_P4 = ("px", "py", "pz", "E")
 
 
 def _m2(px: Any, py: Any, pz: Any, e: Any) -> Any:
@@ -105,9 +107,132 @@ def _reference(beam: Machine | Any, her_direction: Direction) -> tuple[Any, Any,
     return nx / n, ny / n, nz / n, 1.0  # light-like
 
 
+def _plain(layout: Any) -> bool:
+    """Numbers in at most one level of lists, no missing values: flattening loses nothing."""
+    depth = 0
+    while not layout.is_numpy:
+        if layout.is_option or layout.is_union or layout.is_record or depth > 1:
+            return False
+        depth += layout.is_list
+        layout = layout.content
+    return True
+
+
+class _Flat:
+    """Four-vectors as one flat NumPy ``vector`` array (vector's arithmetic without awkward's
+    per-call overhead), with per-event values spread over them and results put back in shape.
+    """
+
+    def __init__(self, p4: Any) -> None:
+        self.counts: Any = None
+        comps = components(p4)
+        if not isinstance(comps[0], ak.Array):
+            self.vectors = p4
+            return
+        if comps[0].ndim > 1:
+            self.counts = ak.to_numpy(ak.num(comps[0], axis=1))
+            comps = tuple(ak.flatten(c, axis=1) for c in comps)
+        self.vectors = vector.array(
+            {
+                c: np.asarray(ak.to_numpy(v), dtype=np.float64)
+                for c, v in zip(_P4, comps, strict=True)
+            }
+        )
+
+    @staticmethod
+    def supports(p4: Any) -> bool:
+        """Whether ``p4`` is a vector container, or awkward this class can flatten and restore."""
+        px = components(p4)[0]
+        return not isinstance(px, ak.Array) or _plain(px.layout)
+
+    def spread(self, values: Any) -> Any:
+        """Per-event values (a number, NumPy or awkward) at each four-vector."""
+        if np.ndim(values) == 0 and not isinstance(values, ak.Array):
+            return values
+        values = np.asarray(values, dtype=np.float64)
+        return values if self.counts is None else np.repeat(values, self.counts)
+
+    def restore(self, values: Any) -> Any:
+        """Flat results in the shape of the four-vectors."""
+        return ak.unflatten(values, self.counts) if self.counts is not None else values
+
+
+def _lab_to_cm(
+    p4: Any, beam: Any, axes: tuple[Any, Any] | None = None
+) -> tuple[Any, Any, Any, Any]:
+    """Components of ``p4`` boosted into the rest frame of ``beam`` and, with ``axes``
+    (per-event polar and azimuthal angles of the new +z), rotated: vector on flat arrays."""
+    if not _Flat.supports(p4):
+        # Missing values or deeper lists: vector on the awkward arrays themselves.
+        return _lab_to_cm_awkward(p4, beam, axes)
+    flat = _Flat(p4)
+    # The CM velocity per event, spread over the four-vectors: a boost by -beta
+    # is vector's boostCM_of_p4(beam) at a third of its cost (that one builds
+    # the whole Lorentz matrix at every four-vector).
+    bx, by, bz, e = components(beam)
+    beta: Any
+    if isinstance(beam, vector.VectorObject):
+        beta = vector.obj(x=-bx / e, y=-by / e, z=-bz / e)
+    else:
+        e = np.asarray(e, dtype=np.float64)
+        beta = vector.array(
+            {c: flat.spread(-np.asarray(v) / e) for c, v in zip("xyz", (bx, by, bz), strict=True)}
+        )
+    out = flat.vectors.boost_beta3(beta)
+    if axes is not None:
+        out = _rotate(out, *(flat.spread(a) for a in axes))
+    px, py, pz, energy = (flat.restore(getattr(out, c)) for c in _P4)
+    return px, py, pz, energy
+
+
+def _lab_to_cm_awkward(
+    p4: Any, beam: Any, axes: tuple[Any, Any] | None
+) -> tuple[Any, Any, Any, Any]:
+    behavior = vector.backends.awkward.behavior
+    p4_v = ak.zip(
+        dict(zip(_P4, components(p4), strict=True)), with_name="Momentum4D", behavior=behavior
+    )
+    if not isinstance(beam, vector.VectorObject):
+        comps = (ak.Array(np.asarray(c, dtype=np.float64)) for c in components(beam))
+        beam = ak.zip(dict(zip(_P4, comps, strict=True)), with_name="Momentum4D", behavior=behavior)
+    out = p4_v.boost_beta3(-beam.to_beta3())
+    if axes is not None:
+        out = _rotate(out, *axes)
+    return out["x"], out["y"], out["z"], out["t"]
+
+
+def _rotate(p4: Any, theta: Any, phi: Any) -> Any:
+    """The rotation taking the direction at polar angle ``theta``, azimuth ``phi`` onto +z."""
+    if np.any(phi != 0.0):
+        # The smallest rotation onto +z, about an axis in the x-y plane.
+        return p4.rotateZ(-phi).rotateY(-theta).rotateZ(phi)
+    # The e- direction in the x-z plane (the B factories): one rotation about y.
+    return p4.rotateY(-theta)
+
+
 def _boost_to_cm(p4: Any, beam: Machine | Any) -> tuple[Any, Any, Any, Any]:
     """Components of ``p4`` boosted to the CM frame (no rotation)."""
-    return apply_matrix(lab_to_cm_matrix(_beam_components(beam), None), components(p4))
+    return _lab_to_cm(p4, beam_p4(beam))
+
+
+def _cm_axes(beam: Any, her_direction: Direction) -> tuple[Any, Any]:
+    """Polar and azimuthal angle of the e- direction in the CM frame of each event's ``beam``."""
+    x, y, z, e = (np.asarray(c, dtype=np.float64) for c in components(beam))
+    shape = np.broadcast(x, y, z, e).shape
+    rx, ry, rz, re = _reference(beam, her_direction)
+    reference: Any = vector.array(
+        {
+            c: np.full(shape or 1, r, dtype=np.float64)
+            for c, r in zip(_P4, (rx, ry, rz, re), strict=True)
+        }
+    )
+    frame = vector.array(
+        {c: np.broadcast_to(v, shape or 1) for c, v in zip(_P4, (x, y, z, e), strict=True)}
+    )
+    direction = reference.boostCM_of_p4(frame)
+    theta = np.arctan2(np.hypot(direction.px, direction.py), direction.pz)
+    phi = np.arctan2(direction.py, direction.px)
+    return (theta, phi) if shape else (float(theta[0]), float(phi[0]))
 
 
 def invariant_mass(*p4s: Any) -> Any:
@@ -197,8 +322,7 @@ def missing_energy_cm(visible: Any, beam: Machine | Any) -> Any:
     """Missing energy in the CM frame, ``sqrt(s) - E*_visible``."""
     v = _sum_visible(visible)
     bc = _beam_components(beam)
-    lab_to_cm = lab_to_cm_matrix(bc, None)
-    e_vis = apply_matrix(lab_to_cm, v)[3]
+    e_vis = _boost_to_cm(build(pick_template(visible, beam), *v), beam)[3]
     return _sqrt0(_m2(*bc)) - e_vis
 
 
@@ -214,8 +338,8 @@ def to_cm(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:
     if isinstance(beam, Machine):
         _reference(beam, her_direction)  # rejects her_direction
         return beam.to_cm(p4)
-    m = lab_to_cm_matrix(_beam_components(beam), _reference(beam, her_direction))
-    return build(pick_template(p4, beam), *apply_matrix(m, components(p4)))
+    axes = _cm_axes(beam, her_direction)
+    return build(pick_template(p4, beam), *_lab_to_cm(p4, beam, axes))
 
 
 def to_lab(p4: Any, beam: Machine | Any, her_direction: Direction = None) -> Any:

@@ -76,7 +76,7 @@ from belleflow.limits.model import StatModel
 from belleflow.limits.model import Systematic as ModelSystematic
 from belleflow.naming import NOMINAL
 from belleflow.selection import scatter
-from belleflow.spec import ClassifierStep, EventView, Histogram, Result
+from belleflow.spec import ClassifierStep, EventView, Histogram, Result, StackBlock
 from belleflow.systematics import Shift, Systematic, WeightVariation
 from belleflow.training.evaluate import shipped_classifier
 
@@ -91,6 +91,7 @@ __all__ = [
     "chunk_key",
     "finalise_histogram",
     "finalise_output",
+    "flat_values",
 ]
 
 #: Keys the engine adds to ``events.metadata`` for every chunk.
@@ -129,6 +130,21 @@ def book_histogram(
         *all_axes, storage=hist.storage.Weight(), label=label or None
     )
     return booked
+
+
+def flat_values(
+    values: Mapping[str, Any], weights: Any
+) -> tuple[dict[str, np.ndarray[Any, Any]], np.ndarray[Any, Any]]:
+    """Values (per event or jagged) and their weights broadcast together and flattened.
+
+    Returns:
+        ``(columns, weights)``: one flat array per value name and the float64
+        weights, one entry per filled value.
+    """
+    arrays = list(ak.broadcast_arrays(ak.Array(weights), *map(ak.Array, values.values())))
+    # Keep the values' dtypes: integer axes reject floats.
+    flat = [ak.to_numpy(ak.flatten(a, axis=None)) for a in arrays]
+    return dict(zip(values, flat[1:], strict=True)), flat[0].astype(np.float64)
 
 
 class Cutflow:
@@ -287,11 +303,30 @@ class ChunkContext:
         if weight is not None:
             # ak broadcasting covers both per-event and jagged extra weights.
             weights = ak.Array(weights) * weight
-        arrays = list(ak.broadcast_arrays(ak.Array(weights), *map(ak.Array, values.values())))
-        # Keep the values' dtypes: integer axes reject floats.
-        flat = [ak.to_numpy(ak.flatten(a, axis=None)) for a in arrays]
-        weights_flat = flat[0].astype(np.float64)
-        columns = dict(zip(values, flat[1:], strict=True))
+        columns, weights_flat = flat_values(values, weights)
+        self.fill_flat(name, variation, columns, weights_flat)
+
+    def fill_flat(
+        self,
+        name: str,
+        variation: str,
+        columns: Mapping[str, Any],
+        weights: np.ndarray[Any, Any],
+    ) -> None:
+        """Fill flat arrays, one entry per value (see :meth:`fill`, which flattens for it).
+
+        Args:
+            name: Histogram name.
+            variation: ``variation`` axis label (data fills the nominal only).
+            columns: Axis name -> values.
+            weights: Generator weight times any extra factor, per value.
+        """
+        if name not in self.histograms:
+            msg = f"histogram {name!r} is not declared (declared: {sorted(self.histograms)})"
+            raise KeyError(msg)
+        if self.kind == "data" and variation != NOMINAL:
+            return
+        weights_flat = weights
         if self.blinded:
             if not set(columns) & set(self._processor.windows()):
                 # A histogram with no blinded observable would count data events of the
@@ -423,6 +458,25 @@ def _flat(values: Any) -> np.ndarray[Any, Any]:
     return np.asarray(ak.to_numpy(ak.flatten(values, axis=None)))
 
 
+def _block(cuts: Cuts, result: Result | None, start: int, stop: int) -> tuple[Cuts, Result | None]:
+    """The cuts and columns of the events ``start`` to ``stop`` of a stacked pass."""
+    part = cuts.block(start, stop)
+    if result is None:
+        return part, None
+    if result.at is None:
+        rows, at = slice(start, stop), None
+    else:
+        # Columns are given at the events of ``at`` only: count them to find the block's rows.
+        first = int(np.count_nonzero(result.at[:start]))
+        at = result.at[start:stop]
+        rows = slice(first, first + int(np.count_nonzero(at)))
+    return part, Result(
+        events={name: values[rows] for name, values in result.events.items()},
+        candidates={name: values[rows] for name, values in result.candidates.items()},
+        at=at,
+    )
+
+
 def _candidates_at(channel: str, cuts: Cuts, result: Result) -> Any:
     """The selected candidates of the events the result's columns are given for."""
     candidates = cuts.selected_candidates()
@@ -496,21 +550,34 @@ class DeclaredProcessor(ChannelProcessor):
         return ak.unflatten(passed, ak.num(candidates, axis=1))
 
     def process_chunk(self, events: Any, chunk: ChunkContext) -> None:
-        """Preselect, select, classify, fill; weight variations and shifts for simulation."""
+        """Preselect, select, classify, fill; weight variations and shifts for simulation.
+
+        For simulation the nominal selection and every shift run as one pass
+        over a stacked view (:meth:`EventView.stack`): each array operation
+        of the selection and the classifier is called once per chunk, not
+        once per shift; the blocks are then filled as separate variations.
+        """
         pre, index, view = self.preselected(events)
         for name, mask in pre.steps.items():
             chunk.cut(name, mask)
-        cuts, result = self.select(view)
-        for name, mask in cuts.steps.items():
-            chunk.cut(name, scatter(mask, index, chunk.n_events))
         simulated = chunk.kind != "data"
-        self._fill(chunk, index, cuts, result, NOMINAL, vary=simulated)
-        if not simulated:
-            return  # data is what was recorded: no variation, no shifted selection
-        for shift in self.channel.shifts:
-            for variation, factor in shift.variations():
-                shifted = self.select(view.shift(shift.collection, shift.apply, factor))
-                self._fill(chunk, index, *shifted, variation)
+        variations: list[tuple[str, StackBlock]] = [(NOMINAL, {})]
+        if simulated:
+            # Data is what was recorded: no variation, no shifted selection.
+            variations += [
+                (variation, {shift.collection: (shift.apply, factor)})
+                for shift in self.channel.shifts
+                for variation, factor in shift.variations()
+            ]
+        stacked = view.stack([block for _, block in variations])
+        cuts, result = self.select(stacked)
+        n = len(index)
+        for k, (variation, _) in enumerate(variations):
+            part_cuts, part = _block(cuts, result, k * n, (k + 1) * n)
+            if k == 0:
+                for name, mask in part_cuts.steps.items():
+                    chunk.cut(name, scatter(mask, index, chunk.n_events))
+            self._fill(chunk, index, part_cuts, part, variation, vary=simulated and k == 0)
 
     def _fill(
         self,
@@ -529,18 +596,27 @@ class DeclaredProcessor(ChannelProcessor):
         histograms = self.channel.histograms
         if variation != NOMINAL:
             histograms = tuple(h for h in histograms if h.varied)
+        weights = chunk.weights[mask]
         values = {h.name: {a: columns[h.column(a)] for a in h.axis_names} for h in histograms}
+        # Broadcast and flatten each histogram's values once; the weight
+        # variations only multiply the weights.
+        filled = {h.name: flat_values(values[h.name], weights) for h in histograms}
         for h in histograms:
-            chunk.fill(h.name, mask=mask, variation=variation, **values[h.name])
+            chunk.fill_flat(h.name, variation, *filled[h.name])
         if not vary:
             return
+        varied = [h for h in histograms if h.varied]
         for systematic in self.channel.weight_variations:
             for name, factor in systematic.weights(columns, columns.n).items():
-                for h in histograms:
-                    if h.varied:
-                        chunk.fill(
-                            h.name, mask=mask, variation=name, weight=factor, **values[h.name]
-                        )
+                for h in varied:
+                    flat, base = filled[h.name]
+                    arrays = map(ak.Array, values[h.name].values())
+                    per_value = ak.flatten(
+                        ak.broadcast_arrays(ak.Array(factor), *arrays)[0], axis=None
+                    )
+                    chunk.fill_flat(
+                        h.name, name, flat, base * ak.to_numpy(per_value).astype(np.float64)
+                    )
 
     def training_candidates(
         self, events: Any
@@ -586,7 +662,7 @@ class Channel:
     per chunk and ``select`` on the preselected events, records each
     :meth:`Cuts.require <belleflow.cuts.Cuts.require>` as a cutflow step,
     applies the classifier, fills ``histograms`` with the events and
-    candidates that pass every step, fills the weight variations, reruns
+    candidates that pass every step, fills the weight variations, evaluates
     ``select`` under each shift (never for data), and blinds data inside
     ``blind``. ``docs/writing-a-channel.md`` walks through one.
 

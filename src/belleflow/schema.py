@@ -49,17 +49,56 @@ _RENAMED: dict[str, dict[str, str]] = {"V0": {"x": "vx", "y": "vy", "z": "vz"}}
 _BEAM_BRANCHES = {"px": "beamPx", "py": "beamPy", "pz": "beamPz", "E": "beamE"}
 
 
+class _StoredComponents:
+    """``px, py, pz, E`` of records that store them, read as fields.
+
+    vector computes every component through its coordinate-system dispatch,
+    even one that is a field of the record: about 3 ms per call on a chunk
+    against 0.2 ms for the field, and the selections read components
+    hundreds of times per chunk. Records in other coordinates (vector's
+    ``x, y, z, t`` results) keep vector's computation.
+    """
+
+    def _component(self, name: str) -> Any:
+        if name in self.fields:  # type: ignore[attr-defined]
+            return self[name]  # type: ignore[index]
+        return getattr(super(), name)
+
+    @property
+    def px(self) -> Any:
+        """x component of the momentum."""
+        return self._component("px")
+
+    @property
+    def py(self) -> Any:
+        """y component of the momentum."""
+        return self._component("py")
+
+    @property
+    def pz(self) -> Any:
+        """z component of the momentum."""
+        return self._component("pz")
+
+    @property
+    def E(self) -> Any:
+        """Energy."""
+        return self._component("E")
+
+
 def _behavior() -> dict[Any, Any]:
     """Build the behaviour dict: coffea's NanoEvents base plus vector's."""
     behavior: dict[Any, Any] = {}
     behavior.update(base.behavior)
     behavior.update(vector.backends.awkward.behavior)
 
+    class P4Array(_StoredComponents, vector.backends.awkward.MomentumArray4D, base.NanoCollection):  # type: ignore[misc]
+        """An array of four-momentum records of a belleflow collection."""
+
+    class MomentumArray(_StoredComponents, vector.backends.awkward.MomentumArray4D):
+        """vector's Momentum4D arrays (sums, boosts, ...), reading stored components as fields."""
+
     class P4Record(vector.backends.awkward.MomentumRecord4D, base.NanoCollection):  # type: ignore[misc]
         """A four-momentum record of a belleflow collection."""
-
-    class P4Array(vector.backends.awkward.MomentumArray4D, base.NanoCollection):  # type: ignore[misc]
-        """An array of four-momentum records of a belleflow collection."""
 
     class TrackArray(P4Array):
         """Tracks; ``mc`` is the matched MCParticle (None where unmatched)."""
@@ -88,6 +127,7 @@ def _behavior() -> dict[Any, Any]:
 
     arrays = {"Track": TrackArray, "Photon": TrackArray, "V0": V0Array}
     arrays["MCParticle"] = MCParticleArray
+    behavior["*", _VECTOR_NAME] = MomentumArray
     for name in _P4_RECORDS:
         behavior[name] = P4Record
         behavior["*", name] = arrays.get(name, P4Array)

@@ -15,11 +15,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import awkward as ak
 import hist
 import numpy as np
 
@@ -31,6 +32,7 @@ __all__ = [
     "EventView",
     "Histogram",
     "Result",
+    "StackBlock",
     "resolution_axis",
     "resolution_edges",
 ]
@@ -143,11 +145,18 @@ class ClassifierStep:
     step: str = "classifier"
 
 
+#: One block of a stacked view: collection -> ``(apply, factor)`` of its shift (empty: nominal).
+StackBlock = Mapping[str, tuple[Callable[[Any, float], Any], float]]
+
+
 class EventView:
     """The events a selection pass reads: a chunk, its preselected events, maybe shifted.
 
     Attribute access (``ev.Track``, ``ev.beam``, ...) gives the chunk's
     collection at the preselected positions ``index``, or its shifted copy.
+    A *stacked* view (:meth:`stack`) holds several copies of the same events
+    one after the other, each with its own shifted collections, so that one
+    selection pass evaluates the nominal selection and every shift at once.
 
     Args:
         events: The chunk's NanoEvents.
@@ -164,18 +173,39 @@ class EventView:
         self._events = events
         self._index = index
         self._cache: dict[str, Any] = dict(shifted or {})
+        self._blocks: tuple[StackBlock, ...] = ({},)
+        self._base: EventView = self
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         cache = self._cache
         if name not in cache:
-            collection = getattr(self._events, name)
-            cache[name] = collection if self._index is None else collection[self._index]
+            if self._base is not self:
+                cache[name] = self._stacked(name)
+            else:
+                collection = getattr(self._events, name)
+                cache[name] = collection if self._index is None else collection[self._index]
         return cache[name]
 
+    def _stacked(self, name: str) -> Any:
+        nominal = getattr(self._base, name)
+        if all(name not in block for block in self._blocks):
+            return _repeat(nominal, len(self._blocks))
+        copies = []
+        for block in self._blocks:
+            apply, factor = block.get(name, (None, 1.0))
+            copies.append(nominal if apply is None else apply(nominal, factor))
+        return ak.concatenate(copies)
+
     def __len__(self) -> int:
-        return len(self._events) if self._index is None else len(self._index)
+        n = len(self._events) if self._index is None else len(self._index)
+        return n * len(self._blocks)
+
+    @property
+    def blocks(self) -> int:
+        """How many copies of the events the view holds (1 unless :meth:`stack`)."""
+        return len(self._blocks)
 
     @property
     def metadata(self) -> Mapping[str, Any]:
@@ -191,11 +221,13 @@ class EventView:
     def cm_frame(self) -> tuple[Any, Any]:
         """``(beam, her_direction)`` of :func:`belleflow.selection.cm_frame` for these events."""
         if "__cm_frame" not in self._cache:
-            beam, machine = cm_frame(self._events)
-            self._cache["__cm_frame"] = (
-                beam if self._index is None else beam[self._index],
-                machine,
-            )
+            if self._base is not self:
+                beam, machine = self._base.cm_frame
+                beam = _repeat(beam, len(self._blocks))
+            else:
+                beam, machine = cm_frame(self._events)
+                beam = beam if self._index is None else beam[self._index]
+            self._cache["__cm_frame"] = (beam, machine)
         frame: tuple[Any, Any] = self._cache["__cm_frame"]
         return frame
 
@@ -210,3 +242,29 @@ class EventView:
         shifted = apply(getattr(self, collection), factor)
         # Everything else (other collections, the CM frame) is shared with this view.
         return EventView(self._events, self._index, {**self._cache, collection: shifted})
+
+    def stack(self, blocks: Sequence[StackBlock]) -> EventView:
+        """These events once per block, one after the other, each block with its shifts applied.
+
+        Event ``i`` of block ``k`` is event ``k * len(self) + i`` of the
+        stacked view. Selections are per event, so a pass over the stacked
+        view gives, block by block, what separate passes would, while every
+        array call is made once instead of once per block.
+
+        Args:
+            blocks: Per block, the shifted collections: name -> ``(apply, factor)``.
+        """
+        if self._base is not self:
+            msg = "EventView.stack: this view is already stacked"
+            raise ValueError(msg)
+        view = EventView(self._events, self._index)
+        view._blocks = tuple(blocks)
+        view._base = self
+        return view
+
+
+def _repeat(values: Any, times: int) -> Any:
+    """``values`` (awkward or a NumPy ``vector`` array) ``times`` times one after the other."""
+    if times == 1:
+        return values
+    return values[np.tile(np.arange(len(values)), times)]

@@ -8,9 +8,9 @@ Two kinds of variation fill the ``variation`` axis of a channel's histograms
   the selected events or candidates: the particle-identification efficiency
   per identified track (:func:`pid`), the tracking efficiency per track
   (:func:`tracking`), a per-object efficiency (:func:`efficiency`).
-* *Shifts* (:class:`Shift`) change a collection, and the framework reruns
-  the selection on the shifted one: the track-momentum scale
-  (:data:`MOMENTUM_SCALE`) and the photon-energy scale
+* *Shifts* (:class:`Shift`) change a collection, and the framework evaluates
+  the selection on the shifted one (in one pass with the nominal): the
+  track-momentum scale (:data:`MOMENTUM_SCALE`) and the photon-energy scale
   (:data:`PHOTON_ENERGY_SCALE`)::
 
       systematics=(
@@ -174,7 +174,7 @@ def scale_energy(photons: Any, factor: float) -> Any:
 
 
 # Declarations: a channel lists its systematics once (``Channel.systematics``);
-# the framework computes the weight variations on the selected events, reruns
+# the framework computes the weight variations on the selected events, evaluates
 # the selection under each shift, never for data, and the statistical models
 # take their list of systematics from the same declaration.
 
@@ -197,7 +197,7 @@ class WeightVariation:
 
 @dataclass(frozen=True)
 class Shift:
-    """A systematic that changes a collection: the selection is rerun on the shifted one.
+    """A systematic that changes a collection: the selection is evaluated on the shifted one.
 
     Attributes:
         name: Systematic name.
