@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from belleflow.cli._runs import check_runs
+
 __all__ = ["limits"]
 
 
@@ -53,6 +55,9 @@ def limits(
         help="Compute limits on a run whose report.json is not complete (its luminosity "
         "and weights then do not match the events read).",
     ),
+    progress: bool = typer.Option(
+        True, help="Show a progress bar per model (hypotheses done / total; on a terminal)."
+    ),
 ) -> None:
     """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots.
 
@@ -65,14 +70,17 @@ def limits(
     from belleflow.engine.executors import local_cluster  # noqa: PLC0415 - fast --help
     from belleflow.limits import compute_channel_limits  # noqa: PLC0415
     from belleflow.limits.conversion import parse_luminosity  # noqa: PLC0415
+    from belleflow.progress import counter, progress_bar  # noqa: PLC0415
 
     console = Console()
     names = list(channels or [])
+    check_runs(run_dir, ())  # the folder itself, before --all looks into it
     if all_channels:
         names = sorted(p.parent.name for p in run_dir.glob("*/histograms.json"))
     if not names:
         console.print("[red]give channel names or --all[/red]")
         raise typer.Exit(2)
+    check_runs(run_dir, names)
     if model_file is not None and len(names) != 1:
         console.print("[red]--model applies to exactly one channel[/red]")
         raise typer.Exit(2)
@@ -113,17 +121,20 @@ def limits(
         client = distributed.Client(scheduler)  # type: ignore[no-untyped-call]
     try:
         for name in names:
-            results = compute_channel_limits(
-                name,
-                run_dir,
-                models=_models_for(name, run_dir, model_file),
-                client=client,
-                executor="inprocess" if client is not None else executor,
-                n_workers=workers,
-                cl=cl,
-                plots=not no_plots,
-                target_luminosity_fb=target,
-            )
+            # One bar per channel, a task per model; the tables are printed once it is gone.
+            with progress_bar(progress) as bar:
+                results = compute_channel_limits(
+                    name,
+                    run_dir,
+                    models=_models_for(name, run_dir, model_file),
+                    client=client,
+                    executor="inprocess" if client is not None else executor,
+                    n_workers=workers,
+                    cl=cl,
+                    plots=not no_plots,
+                    target_luminosity_fb=target,
+                    progress=counter(bar, "hypotheses"),
+                )
             for result in results:
                 _print_result(console, name, result)
     finally:

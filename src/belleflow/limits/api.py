@@ -23,6 +23,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -44,6 +45,7 @@ from belleflow.limits.workspace import (
     validate_workspace,
     window_indices,
 )
+from belleflow.progress import Counter
 
 __all__ = [
     "LimitResult",
@@ -52,6 +54,7 @@ __all__ = [
     "compute_limits_from_run",
     "load_run_histograms",
     "resolve_model",
+    "scan_label",
     "signal_table",
 ]
 
@@ -293,6 +296,7 @@ def compute_limits(
     projection: float | None = None,
     write_workspaces: bool = True,
     plots: bool = True,
+    progress: Counter | None = None,
 ) -> LimitResult:
     """Scan the channel's hypotheses and write limits.json, limits.csv, Brazil plots.
 
@@ -316,6 +320,8 @@ def compute_limits(
             blinded by construction).
         write_workspaces: Write ``workspaces/<hypothesis>.json``.
         plots: Draw the Brazil plots.
+        progress: Told ``(label, done, total)`` as hypotheses finish, ``label``
+            naming the channel and the model (:func:`scan_label`).
     """
     model = resolve_model(channel_or_model)
     overrides: dict[str, Any] = {}
@@ -346,7 +352,15 @@ def compute_limits(
             (ws_dir / f"{h.name}.json").write_text(json.dumps(h.spec, indent=1))
         files["workspaces"] = ws_dir
     settings = ScanSettings(model.cl, model.calculator, model.exact_below, model.ntoys)
-    points = run_scan(hypotheses, settings, client=client, executor=executor, n_workers=n_workers)
+    label = scan_label(model, projection)
+    points = run_scan(
+        hypotheses,
+        settings,
+        client=client,
+        executor=executor,
+        n_workers=n_workers,
+        progress=functools.partial(progress, label) if progress is not None else None,
+    )
     converted = [_convert(model, p, lumi) for p in points]
     glob = global_significance(
         [p.mass for p in points],
@@ -364,6 +378,20 @@ def compute_limits(
 
         files.update(plot_limit_outputs(result.to_dict(), out))
     return result
+
+
+def scan_label(model: StatModel, projection: float | None = None) -> str:
+    """What a progress bar calls a model's scan: channel, model, projection.
+
+    Examples:
+        >>> from belleflow.limits.model import Resolution
+        >>> m = StatModel(channel="four_muon", observable="m", mass_range=(1.0, 2.0),
+        ...               resolution=Resolution(polynomial=[0.05]), signal_model="zprime")
+        >>> scan_label(m), scan_label(m, 2.0)
+        ('four_muon zprime', 'four_muon zprime (projection x2)')
+    """
+    label = f"{model.channel} {model.signal_model}"
+    return label if projection is None else f"{label} (projection x{projection:.3g})"
 
 
 def _load_uhi_json(path: Path) -> dict[str, Any]:
