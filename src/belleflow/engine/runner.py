@@ -190,9 +190,11 @@ def _make_executor(
     retries: int,
     skip_bad_files: bool,
     progress: bool,
+    desc: str = "Processing",
 ) -> Any:
     common: dict[str, Any] = {
         "status": progress,
+        "desc": desc,  # the bar's name: the channel(s)
         "chunk_retries": retries,
         "skip_bad_files": skip_bad_files,
     }
@@ -394,6 +396,7 @@ def run_channels(
                 retries=retries,
                 skip_bad_files=skip_bad_files,
                 progress=progress,
+                desc=channel.name,
             )
             result.channels[channel.name] = _run_one(
                 channel,
