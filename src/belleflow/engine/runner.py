@@ -282,7 +282,9 @@ def run_channels(
         security: ``distributed.Security`` for TLS
             (:func:`belleflow.engine.executors.make_security`).
         chunksize: Target entries per chunk.
-        maxchunks: At most this many chunks per sample (a quick look; incomplete by choice).
+        maxchunks: At most this many chunks per channel, spread over data, backgrounds
+            and signal models (a quick look; incomplete by choice; see
+            :func:`belleflow.engine.fileset.build_work_items`).
         out: Output folder (None: write nothing, keep results in memory).
         skip_bad_files: Skip unusable files and failed chunks, listing them.
         resume: Reuse the chunks stored by an interrupted run of the same configuration.
