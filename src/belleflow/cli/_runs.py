@@ -59,7 +59,11 @@ def channel_problem(run_dir: Path, name: str) -> str:
     registered = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
     if name not in registered:
         close = difflib.get_close_matches(name, sorted({*registered, *found}), n=3)
-        hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(registered)}"
+        hint = (
+            f"did you mean {' or '.join(close)}?"
+            if close
+            else f"registered: {', '.join(registered)}; runs in {run_dir}: {', '.join(found) or 'none'}"
+        )
         return f"unknown channel {name!r} ({hint})"
     return f"no run of {name} in {run_dir} (found: {', '.join(found) or 'none'})"
 
