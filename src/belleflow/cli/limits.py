@@ -121,7 +121,7 @@ def limits(
         client = distributed.Client(scheduler)  # type: ignore[no-untyped-call]
     try:
         for name in names:
-            # One bar per channel, a task per model; the tables are printed once it is gone.
+            # One bar per channel, a line per model; the channel's tables follow it.
             with progress_bar(progress) as bar:
                 results = compute_channel_limits(
                     name,

@@ -50,10 +50,8 @@ def train(
 
             def step(line: str, done: int, total: int) -> None:
                 # The bar names the step under way (a sample, a fit); the log keeps every line.
-                bar.update(
-                    task, description=f"train {channel}: {line}", completed=done, total=total
-                )
-                bar.refresh()
+                description = f"train {channel}: {line}"
+                bar.update(task, description=description, completed=done, total=total, refresh=True)
                 console.print(f"  {line}")
 
             path, document = train_channel(
