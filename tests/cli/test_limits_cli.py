@@ -86,6 +86,8 @@ def test_limits_shows_a_bar_per_model_on_a_terminal(tmp_path, monkeypatch) -> No
     quiet = CliRunner().invoke(app, [*args, "--no-progress"])
     assert quiet.exit_code == 0, quiet.output
     assert "hypotheses/s" not in quiet.stderr
+    # The table names the model too: a channel with several models prints one table each.
+    assert "toy_mumu zp: 90% CL limits (sigma_B_fb)" in quiet.stdout
 
 
 def test_limits_shows_no_bar_off_a_terminal(tmp_path, monkeypatch) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from belleflow.cli._console import console as shared_console
 from belleflow.cli._runs import check_runs
 
 __all__ = ["limits"]
@@ -72,7 +72,7 @@ def limits(
     from belleflow.limits.conversion import parse_luminosity  # noqa: PLC0415
     from belleflow.progress import counter, progress_bar  # noqa: PLC0415
 
-    console = Console()
+    console = shared_console()
     names = list(channels or [])
     check_runs(run_dir, ())  # the folder itself, before --all looks into it
     if all_channels:
@@ -164,7 +164,9 @@ def _incomplete(report_path: Path) -> str:
 
 def _print_result(console: Any, name: str, result: Any) -> None:
     """Print one statistical model's limits and where they were written."""
-    table = Table(title=f"{name}: {result.model.cl:.0%} CL limits ({result.model.units})")
+    # The model in the title: a channel's tables (six for dark_higgsstrahlung) must differ.
+    model = result.model
+    table = Table(title=f"{name} {model.signal_model}: {model.cl:.0%} CL limits ({model.units})")
     for column in ("mass [GeV]", "ctau [cm]", "method", "observed", "expected"):
         table.add_column(column)
     for p in result.converted[:: max(len(result.converted) // 10, 1)]:
