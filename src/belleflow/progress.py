@@ -1,9 +1,9 @@
 """Progress bars: coffea's style, on stderr, drawn only on a terminal.
 
-``belleflow run`` draws coffea's ``rich`` bar; ``belleflow limits`` and
-``belleflow train`` draw theirs with the same columns (description,
-percentage, bar, done/total, elapsed < remaining, rate) so that the three
-commands look alike. A bar goes to stderr, keeping stdout for results, and
+``belleflow run`` (coffea's bars, drawn here: see
+:mod:`belleflow.engine.executors`), ``limits``, ``train`` and ``demo`` draw
+their bars with coffea's columns (description, percentage, bar, done/total,
+elapsed < remaining, rate), so that the commands look alike. A bar goes to stderr, keeping stdout for results, and
 is off when stderr is not a terminal (CI logs, pipes) or with
 ``--no-progress``.
 

@@ -345,6 +345,10 @@ def compute_limits(
     if not hypotheses:
         msg = "no hypotheses to scan"
         raise ValueError(msg)
+    label = scan_label(model, projection)
+    if progress is not None:
+        # The bar shows from here: writing thousands of workspaces takes a while too.
+        progress(label, 0, len(hypotheses))
     # Schema validation costs ~30 ms a workspace; one builder writes them all,
     # so validating the first catches structural mistakes at a fraction of the cost.
     validate_workspace(hypotheses[0].spec)
@@ -356,7 +360,6 @@ def compute_limits(
             (ws_dir / f"{h.name}.json").write_text(json.dumps(h.spec, indent=1))
         files["workspaces"] = ws_dir
     settings = ScanSettings(model.cl, model.calculator, model.exact_below, model.ntoys)
-    label = scan_label(model, projection)
     points = run_scan(
         hypotheses,
         settings,
