@@ -120,3 +120,20 @@ def test_limits_names_a_missing_or_wrong_folder(tmp_path) -> None:
     assert wrong.exit_code == 2
     assert "is a file, not the output folder of `belleflow run`" in wrong.stderr
     assert "Traceback" not in wrong.output
+
+
+def test_two_models_of_one_signal_are_told_apart(tmp_path) -> None:
+    from belleflow.limits import compute_channel_limits  # noqa: PLC0415
+
+    channel = _write_run(tmp_path)
+    model = StatModel.model_validate_json((channel / "stat_model.json").read_text())
+    calls: list[tuple[str, int, int]] = []
+    results = compute_channel_limits(
+        "toy_mumu",
+        tmp_path,
+        models={"prompt": model, "displaced": model},  # as tautau_phil: one signal model
+        plots=False,
+        progress=lambda label, done, total: calls.append((label, done, total)),
+    )
+    assert {label for label, _, _ in calls} == {"toy_mumu prompt", "toy_mumu displaced"}
+    assert [r.files["json"].parent.name for r in results] == ["prompt", "displaced"]

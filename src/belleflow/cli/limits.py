@@ -164,9 +164,14 @@ def _incomplete(report_path: Path) -> str:
 
 def _print_result(console: Any, name: str, result: Any) -> None:
     """Print one statistical model's limits and where they were written."""
-    # The model in the title: a channel's tables (six for dark_higgsstrahlung) must differ.
+    # The model in the title: a channel's tables (six for dark_higgsstrahlung) must differ;
+    # a model's folder names it (tautau_phil's prompt and displaced scan one signal model).
     model = result.model
-    table = Table(title=f"{name} {model.signal_model}: {model.cl:.0%} CL limits ({model.units})")
+    folder = result.files["json"].parent.name
+    shown = (
+        folder if folder != name and not folder.startswith("projection_") else model.signal_model
+    )
+    table = Table(title=f"{name} {shown}: {model.cl:.0%} CL limits ({model.units})")
     for column in ("mass [GeV]", "ctau [cm]", "method", "observed", "expected"):
         table.add_column(column)
     for p in result.converted[:: max(len(result.converted) // 10, 1)]:

@@ -535,8 +535,20 @@ def compute_channel_limits(
     """
     run = Path(run_dir)
     chosen = dict(models) if models is not None else resolve_models(channel)
+    progress: Counter | None = kwargs.pop("progress", None)
     results = []
     for name, model in chosen.items():
         out_dir = run / channel if len(chosen) == 1 else run / channel / name
-        results.append(compute_limits_from_run(model, run, out_dir=out_dir, **kwargs))
+        # Two models may scan one signal model (tautau_phil's prompt and displaced):
+        # the bar names each by its folder.
+        relabel = (
+            None if progress is None else functools.partial(_relabel, progress, f"{channel} {name}")
+        )
+        results.append(
+            compute_limits_from_run(model, run, out_dir=out_dir, progress=relabel, **kwargs)
+        )
     return results
+
+
+def _relabel(progress: Counter, label: str, _label: str, done: int, total: int) -> None:
+    progress(label, done, total)
