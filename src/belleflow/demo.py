@@ -30,6 +30,7 @@ from belleflow.engine import run_channels
 from belleflow.engine.executors import local_cluster
 from belleflow.generation.production import produce
 from belleflow.limits import compute_channel_limits
+from belleflow.progress import counter, progress_bar
 from belleflow.report import write_report
 
 __all__ = ["DemoResult", "SummaryRow", "run_demo"]
@@ -179,8 +180,11 @@ def run_demo(
         start = time.perf_counter()
         for name in names:
             try:
-                for limits in compute_channel_limits(name, out_dir, client=client):
-                    result.rows.append(_summary(name, limits))
+                with progress_bar(progress) as bar:
+                    found = compute_channel_limits(
+                        name, out_dir, client=client, progress=counter(bar, "hypotheses")
+                    )
+                result.rows.extend(_summary(name, limits) for limits in found)
             except (ValueError, TypeError, OSError) as err:
                 # One channel's statistics must not hide the others' results.
                 result.failures[name] = f"{type(err).__name__}: {err}"

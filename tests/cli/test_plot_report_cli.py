@@ -22,11 +22,28 @@ def test_plot_errors_are_one_line(make_run, tmp_path) -> None:
     run_dir = make_run()
     result = CliRunner().invoke(app, ["plot", str(run_dir), "nope"])
     assert result.exit_code == 2
-    assert "no outputs of channel 'nope' (channels there: toy_mumu)" in result.output
+    assert "unknown channel 'nope' (registered: " in result.stderr
+    assert f"; runs in {run_dir}: toy_mumu)" in result.stderr
     assert "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["plot", str(run_dir), "toy_mumo"])
+    assert result.stderr.strip() == "error: unknown channel 'toy_mumo' (did you mean toy_mumu?)"
+    result = CliRunner().invoke(app, ["plot", str(run_dir), "four_muon"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: no run of four_muon in {run_dir} (found: toy_mumu)"
     result = CliRunner().invoke(app, ["plot", str(tmp_path / "missing")])
     assert result.exit_code == 2
-    assert "no such run folder" in result.output
+    assert result.stderr.strip() == f"error: no folder {tmp_path / 'missing'}"
+
+
+def test_report_names_a_typo_and_a_missing_run(make_run) -> None:
+    run_dir = make_run()
+    result = CliRunner().invoke(app, ["report", str(run_dir), "--channel", "fuor_muon"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: unknown channel 'fuor_muon' (did you mean four_muon?)"
+    result = CliRunner().invoke(app, ["report", str(run_dir), "--channel", "gamma_alp"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: no run of gamma_alp in {run_dir} (found: toy_mumu)"
+    assert not (run_dir / "report.html").exists()
 
 
 def test_report_prints_its_path_last(make_run) -> None:

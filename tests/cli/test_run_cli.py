@@ -152,7 +152,8 @@ def test_limits_refuses_an_incomplete_run(
     monkeypatch.setattr("belleflow.cli.limits._models_for", lambda *_args: {})
     result = invoke("limits", "dimuon", "--in", str(out))
     assert result.exit_code == 1  # type: ignore[attr-defined]
-    assert "the run is incomplete (maxchunks (incomplete by choice), 150/600 events)" in " ".join(
+    # One chunk in all: 75 of the data's 300 events, none of the simulation's.
+    assert "the run is incomplete (maxchunks (incomplete by choice), 75/600 events)" in " ".join(
         result.output.split()  # type: ignore[attr-defined]
     )
     assert calls == []

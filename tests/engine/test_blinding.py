@@ -44,7 +44,7 @@ def test_blinded_data_cutflow_stops_before_the_signal_region(
 
     # An interrupted blinded run (a quick look) stores chunks; then the complete run.
     out = tmp_path / "out"
-    quick, _ = run(small_catalogue, channel, out, chunksize=50, maxchunks=1)
+    quick, _ = run(small_catalogue, channel, out, chunksize=50, maxchunks=2)  # data and mumu
     stored = [json.loads(p.read_text()) for p in (out / ".checkpoints").rglob("*.json")]
     assert any("b2data" in chunk["out"]["cutflow"] for chunk in stored)
     # No stored data chunk holds a count from the signal-region cut on.

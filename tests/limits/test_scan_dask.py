@@ -56,3 +56,27 @@ def test_outputs_written(tmp_path, make_hist, signal_grid) -> None:
         assert (tmp_path / name).stat().st_size > 1000
     assert len(list((tmp_path / "workspaces").glob("*.json"))) == 3
     assert result.global_significance.trials >= 1
+
+
+@pytest.mark.parametrize("on_dask", [False, True], ids=["inprocess", "dask"])
+def test_progress_counts_hypotheses(tmp_path, make_hist, signal_grid, dask_client, on_dask) -> None:
+    model, hists = _inputs(make_hist, signal_grid)
+    calls: list[tuple[str, int, int]] = []
+    compute_limits(
+        model,
+        hists,
+        out_dir=tmp_path,
+        plots=False,
+        client=dask_client if on_dask else None,
+        progress=lambda label, done, total: calls.append((label, done, total)),
+    )
+    assert {label for label, _, _ in calls} == {"scan zp"}
+    assert {total for _, _, total in calls} == {11}
+    done = [d for _, d, _ in calls]
+    assert done[0] == 0  # announced before the workspaces are written
+    assert done[-1] == 11
+    assert done == sorted(done)
+    finished = [d for d in done if d]
+    # Every hypothesis in process; on Dask every finished batch, each counted once.
+    assert finished == list(range(1, 12)) if not on_dask else len(set(finished)) == len(finished)
+    assert len(finished) > 2

@@ -88,4 +88,7 @@ def test_validate_runs_every_study_and_writes_its_outputs(
 def test_validate_names_a_missing_run(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", "four_muon", "--in", str(tmp_path)])
     assert result.exit_code == 2
-    assert "histograms.json" in result.output
+    assert result.stderr.strip() == f"error: no run of four_muon in {tmp_path} (found: none)"
+    typo = CliRunner().invoke(app, ["validate", "fuor_muon", "--in", str(tmp_path)])
+    assert typo.exit_code == 2
+    assert typo.stderr.strip() == "error: unknown channel 'fuor_muon' (did you mean four_muon?)"

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from belleflow.cli._console import console as shared_console
+from belleflow.cli._runs import check_runs
 
 __all__ = ["limits"]
 
@@ -53,6 +55,9 @@ def limits(
         help="Compute limits on a run whose report.json is not complete (its luminosity "
         "and weights then do not match the events read).",
     ),
+    progress: bool = typer.Option(
+        True, help="Show a progress bar per model (hypotheses done / total; on a terminal)."
+    ),
 ) -> None:
     """Compute CLs upper limits, write limits.json, limits.csv and Brazil plots.
 
@@ -65,14 +70,17 @@ def limits(
     from belleflow.engine.executors import local_cluster  # noqa: PLC0415 - fast --help
     from belleflow.limits import compute_channel_limits  # noqa: PLC0415
     from belleflow.limits.conversion import parse_luminosity  # noqa: PLC0415
+    from belleflow.progress import counter, progress_bar  # noqa: PLC0415
 
-    console = Console()
+    console = shared_console()
     names = list(channels or [])
+    check_runs(run_dir, ())  # the folder itself, before --all looks into it
     if all_channels:
         names = sorted(p.parent.name for p in run_dir.glob("*/histograms.json"))
     if not names:
         console.print("[red]give channel names or --all[/red]")
         raise typer.Exit(2)
+    check_runs(run_dir, names)
     if model_file is not None and len(names) != 1:
         console.print("[red]--model applies to exactly one channel[/red]")
         raise typer.Exit(2)
@@ -113,17 +121,20 @@ def limits(
         client = distributed.Client(scheduler)  # type: ignore[no-untyped-call]
     try:
         for name in names:
-            results = compute_channel_limits(
-                name,
-                run_dir,
-                models=_models_for(name, run_dir, model_file),
-                client=client,
-                executor="inprocess" if client is not None else executor,
-                n_workers=workers,
-                cl=cl,
-                plots=not no_plots,
-                target_luminosity_fb=target,
-            )
+            # One bar per channel, a line per model; the channel's tables follow it.
+            with progress_bar(progress) as bar:
+                results = compute_channel_limits(
+                    name,
+                    run_dir,
+                    models=_models_for(name, run_dir, model_file),
+                    client=client,
+                    executor="inprocess" if client is not None else executor,
+                    n_workers=workers,
+                    cl=cl,
+                    plots=not no_plots,
+                    target_luminosity_fb=target,
+                    progress=counter(bar, "hypotheses"),
+                )
             for result in results:
                 _print_result(console, name, result)
     finally:
@@ -153,7 +164,14 @@ def _incomplete(report_path: Path) -> str:
 
 def _print_result(console: Any, name: str, result: Any) -> None:
     """Print one statistical model's limits and where they were written."""
-    table = Table(title=f"{name}: {result.model.cl:.0%} CL limits ({result.model.units})")
+    # The model in the title: a channel's tables (six for dark_higgsstrahlung) must differ;
+    # a model's folder names it (tautau_phil's prompt and displaced scan one signal model).
+    model = result.model
+    folder = result.files["json"].parent.name
+    shown = (
+        folder if folder != name and not folder.startswith("projection_") else model.signal_model
+    )
+    table = Table(title=f"{name} {shown}: {model.cl:.0%} CL limits ({model.units})")
     for column in ("mass [GeV]", "ctau [cm]", "method", "observed", "expected"):
         table.add_column(column)
     for p in result.converted[:: max(len(result.converted) // 10, 1)]:

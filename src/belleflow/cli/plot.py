@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from belleflow.cli._console import console
+from belleflow.cli._runs import check_runs
 
 __all__ = ["Observables", "plot"]
 
@@ -33,6 +34,7 @@ def plot(
     from belleflow.plotting import find_channels, load_channel_run, plot_channel  # noqa: PLC0415
 
     out = console()
+    check_runs(run_dir, [channel] if channel else [])
     try:
         names = [channel] if channel else find_channels(run_dir)
         if not names:

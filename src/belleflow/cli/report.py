@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from belleflow.cli._console import console
+from belleflow.cli._runs import check_runs
 from belleflow.cli.plot import Observables
 
 __all__ = ["report"]
@@ -24,6 +25,7 @@ def report(
     from belleflow.report import write_report  # noqa: PLC0415 - keep --help fast
 
     out = console()
+    check_runs(run_dir, channel or [])
     try:
         path = write_report(run_dir, channel, observables=observable, echo=out.print)
     except (FileNotFoundError, ValueError) as err:

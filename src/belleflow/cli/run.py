@@ -40,7 +40,11 @@ def run(
     ),
     chunksize: int = typer.Option(100_000, min=1, help="Target events per chunk."),
     maxchunks: int | None = typer.Option(
-        None, min=1, help="At most this many chunks per sample (a quick look)."
+        None,
+        min=1,
+        help="A quick look: at most N chunks per channel in all, taken in turn from data, "
+        "each background process and each signal model (N >= their number touches every "
+        "one); report.json lists the chunks and events skipped.",
     ),
     out: Path = typer.Option(Path("belleflow-output"), help="Output folder."),  # noqa: B008
     skip_bad_files: bool = typer.Option(

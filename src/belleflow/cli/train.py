@@ -33,18 +33,25 @@ def train(
     scale: Annotated[
         float, typer.Option("--scale", min=1e-4, help="Multiply the training event counts.")
     ] = 1.0,
+    progress: Annotated[
+        bool, typer.Option(help="Show a progress bar (samples, fits, export; on a terminal).")
+    ] = True,
 ) -> None:
     """Train CHANNEL's candidate classifier; write it as ONNX with a JSON record."""
     from belleflow.cli._console import console as get_console  # noqa: PLC0415 - fast --help
+    from belleflow.progress import progress_bar  # noqa: PLC0415
 
     console = get_console()
     try:
         from belleflow.training.trainer import train_channel  # noqa: PLC0415
 
-        with console.status(f"training {channel}") as status:
+        with progress_bar(progress) as bar:
+            task = bar.add_task(f"train {channel}", total=None, unit="steps")
 
-            def progress(line: str) -> None:
-                status.update(f"training {channel}: {line}")
+            def step(line: str, done: int, total: int) -> None:
+                # The bar names the step under way (a sample, a fit); the log keeps every line.
+                description = f"train {channel}: {line}"
+                bar.update(task, description=description, completed=done, total=total, refresh=True)
                 console.print(f"  {line}")
 
             path, document = train_channel(
@@ -53,7 +60,7 @@ def train(
                 out=out,
                 install=install,
                 scale=scale,
-                progress=progress,
+                progress=step,
             )
     except ModuleNotFoundError as err:
         console.print(

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from belleflow.cli._console import console as _console
+from belleflow.cli._runs import check_runs
 
 __all__ = ["validate"]
 
@@ -77,6 +78,7 @@ def validate(
     )
 
     console = _console()
+    check_runs(run_dir, [channel])
     base = ValidationSettings.reduced() if reduced else ValidationSettings()
     changes = {
         "toys": toys,

@@ -47,7 +47,6 @@ from coffea.processor import DaskExecutor, FuturesExecutor, IterativeExecutor
 from coffea.processor import executor as coffea_executor
 from coffea.processor.executor import WorkItem
 from distributed.diagnostics.plugin import WorkerPlugin
-from rich.progress import Progress
 
 from belleflow import resources
 from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
@@ -231,27 +230,33 @@ class _GuardMixin:
         # Metadata fetching is not used (the engine plans itself) but stays unguarded.
         if getattr(self, "function_name", None) != "get_metadata":
             function = ChunkGuard(function, self.chunk_retries, self.skip_bad_files)
-        with _bars_unless(bool(getattr(self, "status", True))):
+        with _bars(bool(getattr(self, "status", True))):
             return super().__call__(items, function, accumulator)  # type: ignore[misc]
 
 
 @contextlib.contextmanager
-def _bars_unless(status: bool) -> Iterator[None]:
-    """Without ``status``, coffea's progress bars are disabled.
+def _bars(status: bool) -> Iterator[None]:
+    """coffea's bars, drawn by :func:`belleflow.progress.progress_bar`, counting chunks.
 
     coffea's iterative and futures executors draw their ``rich`` bar
     whatever ``status`` says (the iterative one only hides the task, not the
-    bar): its bar factory is swapped for a disabled one while they run.
+    bar), on stdout even when it is not a terminal: their bar factory is
+    swapped for one on stderr, off without ``status`` or a terminal. The
+    Dask executor's bar is swapped for one counting chunks, not tasks
+    (:mod:`belleflow.engine.chunkbar`).
     """
-    if status:
-        yield
-        return
-    original = coffea_executor.rich_bar
-    coffea_executor.rich_bar = lambda: Progress(disable=True)
+    from coffea.processor import _dask as coffea_dask  # noqa: PLC0415 - its module holds the bar
+
+    from belleflow.engine.chunkbar import dask_chunk_progress  # noqa: PLC0415
+    from belleflow.progress import progress_bar  # noqa: PLC0415
+
+    originals = coffea_executor.rich_bar, coffea_dask.progress
+    coffea_executor.rich_bar = lambda: progress_bar(status)
+    coffea_dask.progress = dask_chunk_progress
     try:
         yield
     finally:
-        coffea_executor.rich_bar = original
+        coffea_executor.rich_bar, coffea_dask.progress = originals
 
 
 @dataclass

@@ -67,6 +67,7 @@ __all__ = [
     "inspect_files",
     "plan_channel",
     "process_label",
+    "quick_look_group",
     "sample_plan",
 ]
 
@@ -490,7 +491,7 @@ class RunPlan:
         bad_files: Files (or patterns) excluded, with the events lost.
         work_items: The chunks to process.
         expected: Entries by path of the files that will be processed.
-        skipped_by_choice: Events of good files not processed (``maxchunks``), by path.
+        skipped_chunks: Entry ranges of good files not processed (``maxchunks``), by path.
         planning_seconds: Time spent planning.
     """
 
@@ -501,8 +502,16 @@ class RunPlan:
     bad_files: list[BadFile] = field(default_factory=list)
     work_items: list[WorkItem] = field(default_factory=list)
     expected: dict[str, int] = field(default_factory=dict)
-    skipped_by_choice: dict[str, int] = field(default_factory=dict)
+    skipped_chunks: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     planning_seconds: float = 0.0
+
+    @property
+    def skipped_by_choice(self) -> dict[str, int]:
+        """Events of good files not processed (``maxchunks``), by path."""
+        return {
+            path: sum(stop - start for start, stop in ranges)
+            for path, ranges in self.skipped_chunks.items()
+        }
 
     @property
     def sample_of_file(self) -> dict[str, str]:
@@ -531,6 +540,52 @@ def _chunk_bounds(entries: int, chunksize: int) -> list[tuple[int, int]]:
     return [(start, min(entries, start + size)) for start in range(0, entries, size)]
 
 
+def _spread(n: int) -> list[int]:
+    """``0..n-1`` in an order whose every start is spread over the range (van der Corput).
+
+    Examples:
+        >>> _spread(8)
+        [0, 4, 2, 6, 1, 5, 3, 7]
+        >>> _spread(5)
+        [0, 4, 2, 1, 3]
+    """
+    bits = max(n - 1, 1).bit_length()
+    order = sorted(range(2**bits), key=lambda i: int(f"{i:0{bits}b}"[::-1], 2))
+    return [i for i in order if i < n]
+
+
+def quick_look_group(sample: SamplePlan) -> str:
+    """Which group of a ``--maxchunks`` quick look a sample is in: data, a background, a model."""
+    if sample.kind == "data":
+        return "data"
+    if sample.kind == "signal":
+        return f"signal {sample.model or sample.process}"
+    return f"background {sample.process}"
+
+
+def _quick_look(
+    chunks: Mapping[str, list[WorkItem]], groups: Mapping[str, str], maxchunks: int
+) -> list[WorkItem]:
+    """At most ``maxchunks`` chunks, taken in turn from each group, then from its samples.
+
+    Groups come in their first sample's order (data, backgrounds, signal models
+    in the catalogue); within a group the samples are visited in
+    :func:`_spread` order, so that the first chunks of a signal grid span its
+    masses, and each sample gives its chunks in file order.
+    """
+    members: dict[str, list[str]] = {}
+    for name in chunks:
+        members.setdefault(groups[name], []).append(name)
+    queues = []
+    for names in members.values():
+        visit = [names[i] for i in _spread(len(names))]
+        rounds = max(len(chunks[n]) for n in names)
+        queues.append([chunks[n][r] for r in range(rounds) for n in visit if r < len(chunks[n])])
+    depth = max((len(q) for q in queues), default=0)
+    taken = [q[r] for r in range(depth) for q in queues if r < len(q)]
+    return taken[:maxchunks]
+
+
 def build_work_items(
     samples: Mapping[str, SamplePlan],
     files: Mapping[str, FileInfo],
@@ -538,38 +593,49 @@ def build_work_items(
     chunksize: int,
     maxchunks: int | None = None,
     unblind: bool = False,
-) -> tuple[list[WorkItem], dict[str, int]]:
-    """The chunks of good files, and the events ``maxchunks`` leaves out.
+) -> tuple[list[WorkItem], dict[str, list[tuple[int, int]]]]:
+    """The chunks of good files, and the chunks ``maxchunks`` leaves out.
+
+    ``maxchunks`` (a quick look) keeps at most that many chunks for the
+    whole channel, spread so that data, every background process and every
+    signal model are touched before any gets a second chunk
+    (:func:`quick_look_group`): with at least as many chunks as groups each
+    is read, and a signal grid is sampled across its masses.
 
     Args:
         samples: Samples with their files.
         files: Header-check results (bad files are left out).
         chunksize: Target entries per chunk.
-        maxchunks: At most this many chunks per sample (quick looks).
+        maxchunks: At most this many chunks in all (quick looks).
         unblind: Passed to the processors through the metadata.
 
     Returns:
-        The work items, and by path the entries not processed because of ``maxchunks``.
+        The work items (in sample order), and by path the entry ranges not
+        processed because of ``maxchunks``.
     """
-    items: list[WorkItem] = []
-    left_out: dict[str, int] = {}
+    by_sample: dict[str, list[WorkItem]] = {}
     for sample in samples.values():
         meta = sample.usermeta(unblind=unblind)
-        taken = 0
+        chunks = by_sample.setdefault(sample.name, [])
         for path in sample.files:
             info = files[path]
             if not info.ok or info.entries is None:
                 continue
             fileuuid = bytes.fromhex(info.uuid) if info.uuid else b""
-            for start, stop in _chunk_bounds(info.entries, chunksize):
-                if maxchunks is not None and taken >= maxchunks:
-                    left_out[path] = left_out.get(path, 0) + stop - start
-                    continue
-                items.append(
-                    WorkItem(sample.name, path, TREE_NAME, start, stop, fileuuid, dict(meta))
-                )
-                taken += 1
-    return items, left_out
+            chunks.extend(
+                WorkItem(sample.name, path, TREE_NAME, start, stop, fileuuid, dict(meta))
+                for start, stop in _chunk_bounds(info.entries, chunksize)
+            )
+    everything = [item for chunks in by_sample.values() for item in chunks]
+    if maxchunks is None:
+        return everything, {}
+    groups = {name: quick_look_group(s) for name, s in samples.items()}
+    kept = {id(item) for item in _quick_look(by_sample, groups, maxchunks)}
+    left_out: dict[str, list[tuple[int, int]]] = {}
+    for item in everything:
+        if id(item) not in kept:
+            left_out.setdefault(item.filename, []).append((item.entrystart, item.entrystop))
+    return [item for item in everything if id(item) in kept], left_out
 
 
 def plan_channel(
@@ -589,7 +655,7 @@ def plan_channel(
         catalogue: The loaded catalogue.
         channel: The channel.
         chunksize: Target entries per chunk.
-        maxchunks: At most this many chunks per sample.
+        maxchunks: At most this many chunks in all (:func:`build_work_items`).
         unblind: Fill data inside signal windows.
         skip_bad_files: Leave out unusable files (listed in the plan) instead of failing.
         cache: File metadata cache.
@@ -650,7 +716,7 @@ def plan_channel(
         bad_files=bad,
         work_items=items,
         expected=expected,
-        skipped_by_choice=left_out,
+        skipped_chunks=left_out,
         planning_seconds=time.perf_counter() - tic,
     )
 

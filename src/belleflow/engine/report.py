@@ -28,7 +28,7 @@ from typing import Any
 from belleflow import __version__
 from belleflow.engine.fileset import RunPlan
 from belleflow.engine.redact import redact, redact_tree
-from belleflow.processor import Channel
+from belleflow.processor import Channel, chunk_key
 
 __all__ = [
     "build_report",
@@ -133,8 +133,10 @@ def _differences(
         if read == expected:
             continue
         reasons = list(failed_by_file.get(shown, []))
-        if path in plan.skipped_by_choice:
-            reasons.append(f"not processed (--maxchunks): {plan.skipped_by_choice[path]} events")
+        if path in plan.skipped_chunks:
+            ranges = ", ".join(f"{a}-{b}" for a, b in plan.skipped_chunks[path])
+            events = plan.skipped_by_choice[path]
+            reasons.append(f"not processed (--maxchunks): entries {ranges} ({events} events)")
         out.append(
             {
                 "file": path,
@@ -289,6 +291,11 @@ def build_report(
             "processed": len(chunks_read),
             "resumed": int(wrapped.get("resumed", 0)),
             "failed": len(failures),
+            "skipped_by_choice": [
+                chunk_key(path, start, stop)
+                for path, ranges in plan.skipped_chunks.items()
+                for start, stop in ranges
+            ],
             "events": chunks_read,
         },
         "files": files_section,

@@ -190,9 +190,11 @@ def _make_executor(
     retries: int,
     skip_bad_files: bool,
     progress: bool,
+    desc: str = "Processing",
 ) -> Any:
     common: dict[str, Any] = {
         "status": progress,
+        "desc": desc,  # the bar's name: the channel(s)
         "chunk_retries": retries,
         "skip_bad_files": skip_bad_files,
     }
@@ -280,7 +282,9 @@ def run_channels(
         security: ``distributed.Security`` for TLS
             (:func:`belleflow.engine.executors.make_security`).
         chunksize: Target entries per chunk.
-        maxchunks: At most this many chunks per sample (a quick look; incomplete by choice).
+        maxchunks: At most this many chunks per channel, spread over data, backgrounds
+            and signal models (a quick look; incomplete by choice; see
+            :func:`belleflow.engine.fileset.build_work_items`).
         out: Output folder (None: write nothing, keep results in memory).
         skip_bad_files: Skip unusable files and failed chunks, listing them.
         resume: Reuse the chunks stored by an interrupted run of the same configuration.
@@ -394,6 +398,7 @@ def run_channels(
                 retries=retries,
                 skip_bad_files=skip_bad_files,
                 progress=progress,
+                desc=channel.name,
             )
             result.channels[channel.name] = _run_one(
                 channel,

@@ -23,6 +23,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -45,6 +46,7 @@ from belleflow.limits.workspace import (
     model_window,
     validate_workspace,
 )
+from belleflow.progress import Counter
 
 __all__ = [
     "LimitResult",
@@ -53,6 +55,7 @@ __all__ = [
     "compute_limits_from_run",
     "load_run_histograms",
     "resolve_model",
+    "scan_label",
     "scan_points",
     "signal_table",
     "with_run_floor",
@@ -311,6 +314,7 @@ def compute_limits(
     projection: float | None = None,
     write_workspaces: bool = True,
     plots: bool = True,
+    progress: Counter | None = None,
 ) -> LimitResult:
     """Scan the channel's hypotheses and write limits.json, limits.csv, Brazil plots.
 
@@ -334,6 +338,8 @@ def compute_limits(
             blinded by construction).
         write_workspaces: Write ``workspaces/<hypothesis>.json``.
         plots: Draw the Brazil plots.
+        progress: Told ``(label, done, total)`` as hypotheses finish, ``label``
+            naming the channel and the model (:func:`scan_label`).
     """
     model = resolve_model(channel_or_model)
     overrides: dict[str, Any] = {}
@@ -353,6 +359,10 @@ def compute_limits(
     if not hypotheses:
         msg = "no hypotheses to scan"
         raise ValueError(msg)
+    label = scan_label(model, projection)
+    if progress is not None:
+        # The bar shows from here: writing thousands of workspaces takes a while too.
+        progress(label, 0, len(hypotheses))
     # Schema validation costs ~30 ms a workspace; one builder writes them all,
     # so validating the first catches structural mistakes at a fraction of the cost.
     validate_workspace(hypotheses[0].spec)
@@ -364,7 +374,14 @@ def compute_limits(
             (ws_dir / f"{h.name}.json").write_text(json.dumps(h.spec, indent=1))
         files["workspaces"] = ws_dir
     settings = ScanSettings(model.cl, model.calculator, model.exact_below, model.ntoys)
-    points = run_scan(hypotheses, settings, client=client, executor=executor, n_workers=n_workers)
+    points = run_scan(
+        hypotheses,
+        settings,
+        client=client,
+        executor=executor,
+        n_workers=n_workers,
+        progress=functools.partial(progress, label) if progress is not None else None,
+    )
     converted = [_convert(model, p, lumi) for p in points]
     glob = global_significance(
         [p.mass for p in points],
@@ -382,6 +399,20 @@ def compute_limits(
 
         files.update(plot_limit_outputs(result.to_dict(), out))
     return result
+
+
+def scan_label(model: StatModel, projection: float | None = None) -> str:
+    """What a progress bar calls a model's scan: channel, model, projection.
+
+    Examples:
+        >>> from belleflow.limits.model import Resolution
+        >>> m = StatModel(channel="four_muon", observable="m", mass_range=(1.0, 2.0),
+        ...               resolution=Resolution(polynomial=[0.05]), signal_model="zprime")
+        >>> scan_label(m), scan_label(m, 2.0)
+        ('four_muon zprime', 'four_muon zprime (projection x2)')
+    """
+    label = f"{model.channel} {model.signal_model}"
+    return label if projection is None else f"{label} (projection x{projection:.3g})"
 
 
 def _load_uhi_json(path: Path) -> dict[str, Any]:
@@ -529,8 +560,20 @@ def compute_channel_limits(
     """
     run = Path(run_dir)
     chosen = dict(models) if models is not None else resolve_models(channel)
+    progress: Counter | None = kwargs.pop("progress", None)
     results = []
     for name, model in chosen.items():
         out_dir = run / channel if len(chosen) == 1 else run / channel / name
-        results.append(compute_limits_from_run(model, run, out_dir=out_dir, **kwargs))
+        # Two models may scan one signal model (tautau_phil's prompt and displaced):
+        # the bar names each by its folder.
+        relabel = (
+            None if progress is None else functools.partial(_relabel, progress, f"{channel} {name}")
+        )
+        results.append(
+            compute_limits_from_run(model, run, out_dir=out_dir, progress=relabel, **kwargs)
+        )
     return results
+
+
+def _relabel(progress: Counter, label: str, _label: str, done: int, total: int) -> None:
+    progress(label, done, total)

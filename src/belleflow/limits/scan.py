@@ -6,6 +6,8 @@ thread) rather than one task each: a limit takes 0.01-0.3 s, comparable to
 the scheduler's per-task overhead, and a batch reuses the warm pyhf import
 on its worker. Executors are those of ``belleflow run``: an existing
 ``distributed.Client``, a LocalCluster started for the scan, or in process.
+A ``progress(done, total)`` callback hears of every finished hypothesis (in
+process) or batch (on Dask, as the batches complete).
 
 Examples:
     >>> from belleflow.limits.workspace import CountingSummary, Hypothesis
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -31,9 +33,19 @@ from belleflow.limits.calculators import (
 )
 from belleflow.limits.workspace import Hypothesis
 
-__all__ = ["Executor", "PointResult", "ScanSettings", "evaluate", "evaluate_batch", "run_scan"]
+__all__ = [
+    "Executor",
+    "PointResult",
+    "ScanProgress",
+    "ScanSettings",
+    "evaluate",
+    "evaluate_batch",
+    "run_scan",
+]
 
 Executor = Literal["inprocess", "local", "dask"]
+#: ``progress(done, total)``: called with ``done=0`` as a scan starts, then as hypotheses finish.
+ScanProgress = Callable[[int, int], None]
 log = logging.getLogger(__name__)
 
 
@@ -137,7 +149,8 @@ def run_scan(
     client: Any = None,
     executor: Executor | str = "inprocess",
     n_workers: int = 2,
-    batches_per_worker: int = 4,
+    batches_per_worker: int = 16,
+    progress: ScanProgress | None = None,
 ) -> list[PointResult]:
     """Evaluate all hypotheses, in input order.
 
@@ -149,12 +162,16 @@ def run_scan(
             single-threaded processes, started and stopped here) or ``"dask"``
             (needs ``client``).
         n_workers: Workers of the LocalCluster.
-        batches_per_worker: Batches per worker thread, for load balancing.
+        batches_per_worker: Batches per worker thread, for load balancing and a
+            progress that moves in steps of a few percent.
+        progress: Told of the hypotheses done (:data:`ScanProgress`).
     """
     if not hypotheses:
         return []
+    report = progress or (lambda _done, _total: None)
+    report(0, len(hypotheses))
     if client is not None:
-        return _on_client(client, hypotheses, settings, batches_per_worker)
+        return _on_client(client, hypotheses, settings, batches_per_worker, report)
     if executor == "dask":
         msg = "executor 'dask' needs a distributed.Client (client=...)"
         raise ValueError(msg)
@@ -170,20 +187,32 @@ def run_scan(
             ) as cluster,
             distributed.Client(cluster) as local,  # type: ignore[no-untyped-call]
         ):
-            return _on_client(local, hypotheses, settings, batches_per_worker)
+            return _on_client(local, hypotheses, settings, batches_per_worker, report)
     if executor != "inprocess":
         msg = f"unknown executor {executor!r} (inprocess, local, dask)"
         raise ValueError(msg)
-    return evaluate_batch(hypotheses, settings)
+    results = []
+    for h in hypotheses:
+        results.append(evaluate(h, settings))
+        report(len(results), len(hypotheses))
+    return results
 
 
 def _on_client(
-    client: Any, hypotheses: Sequence[Hypothesis], settings: ScanSettings, per_worker: int
+    client: Any,
+    hypotheses: Sequence[Hypothesis],
+    settings: ScanSettings,
+    per_worker: int,
+    report: ScanProgress,
 ) -> list[PointResult]:
+    from distributed import as_completed  # noqa: PLC0415 - optional heavy import
+
     threads = sum(client.nthreads().values()) or 1
     batches = _batches(hypotheses, threads * per_worker)
     log.info("limit scan: %d hypotheses in %d Dask tasks", len(hypotheses), len(batches))
     futures = client.map(evaluate_batch, batches, settings=settings, pure=False)
-    results = client.gather(futures)
-    by_name = {r.name: r for batch in results for r in batch}
+    by_name: dict[str, PointResult] = {}
+    for _, batch in as_completed(futures, with_results=True):  # type: ignore[no-untyped-call]
+        by_name.update((r.name, r) for r in batch)
+        report(len(by_name), len(hypotheses))
     return [by_name[h.name] for h in hypotheses]

@@ -199,7 +199,8 @@ def brazil_plot(
         experiment_label(ax, info)
         if np.allclose(bands[0], bands[4]):
             # Without background every quantile of the expected limit is the same.
-            title += "\nno background expected: the bands collapse onto the median"
+            # Two lines: one is wider than the axes at the legend's size.
+            title += "\nno background expected:\nthe bands collapse onto the median"
         ax.legend(title=title, loc="upper left", ncols=2, title_fontsize="small", alignment="left")
         return save_figure(fig, stem)
 

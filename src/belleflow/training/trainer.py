@@ -55,7 +55,9 @@ from belleflow.training.samples import make_sample, open_sample
 
 __all__ = [
     "DEFAULT_OUT",
+    "FIT_STEPS",
     "GRADIENT_BOOSTING",
+    "Steps",
     "TrainedModel",
     "TrainingData",
     "TrainingSpec",
@@ -71,6 +73,10 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 #: Where ``belleflow train`` writes without ``--out`` or ``--install``.
 DEFAULT_OUT = "belleflow-output/models"
+#: ``progress(line, done, total)``: a step starts (``line``), ``done`` of ``total`` steps are done.
+Steps = Callable[[str, int, int], None]
+#: Steps of :func:`train_classifier`: two fits and the ONNX export.
+FIT_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,7 @@ def collect(
     workdir: Path,
     *,
     scale: float = 1.0,
-    progress: Callable[[str], None] | None = None,
+    progress: Steps | None = None,
 ) -> TrainingData:
     """Generate the training samples of channel ``name`` and compute their candidates.
 
@@ -156,7 +162,7 @@ def collect(
         feature_function: ``events -> (X, mass, truth)``.
         workdir: Folder for the temporary ntuples.
         scale: Multiplies the event counts (for quick tests).
-        progress: Called with a line of text per sample.
+        progress: Told ``(line, samples done, samples)`` as each sample starts (:data:`Steps`).
     """
     from belleflow.processes import get_process  # noqa: PLC0415
 
@@ -178,7 +184,7 @@ def collect(
 
     def add(path: Path, label: str, is_signal: bool, norm: float) -> None:
         if progress is not None:
-            progress(f"sample {len(records) + 1}/{n_samples}: {label}")
+            progress(f"sample {len(records) + 1}/{n_samples}: {label}", len(records), n_samples)
         events = open_sample(path, machine=reference.machine, experiment=reference.experiment)
         x, m, truth = feature_function(events)
         keep = np.asarray(truth, dtype=bool) if is_signal else np.ones(len(m), dtype=bool)
@@ -357,7 +363,7 @@ class TrainedModel:
 
 
 def train_classifier(
-    data: TrainingData, spec: TrainingSpec, progress: Callable[[str], None] | None = None
+    data: TrainingData, spec: TrainingSpec, progress: Steps | None = None
 ) -> TrainedModel:
     """Fit gradient boosting and an MLP, keep the better by held-out ROC AUC.
 
@@ -367,7 +373,7 @@ def train_classifier(
     from sklearn.metrics import roc_auc_score  # noqa: PLC0415 - training only
     from sklearn.model_selection import train_test_split  # noqa: PLC0415
 
-    say = progress or (lambda _: None)
+    say = progress or (lambda _line, _done, _total: None)
     train, test = train_test_split(
         np.arange(len(data.label)),
         test_size=spec.test_fraction,
@@ -379,13 +385,14 @@ def train_classifier(
     models: dict[str, Any] = {}
     aucs: dict[str, float] = {}
     for kind, fit in (("gradient_boosting", fit_gradient_boosting), ("mlp", fit_mlp)):
-        say(f"fitting {kind} on {len(train)} candidates")
+        say(f"fitting {kind} on {len(train)} candidates", len(models), FIT_STEPS)
         models[kind] = fit(x_tr, y_tr, w_tr)
         score = models[kind].predict_proba(x_te)[:, 1]
         aucs[kind] = float(roc_auc_score(y_te, score, sample_weight=w_te))
     kind = max(aucs, key=lambda k: aucs[k])
-    say(f"kept {kind}; exporting to ONNX")
+    say(f"kept {kind}; exporting to ONNX", len(models), FIT_STEPS)
     onnx = to_onnx(models[kind], data.x.shape[1])
+    say(f"exported {kind}", FIT_STEPS, FIT_STEPS)
     score = onnx_scores(onnx_session(onnx), x_te)
     aucs[kind] = float(roc_auc_score(y_te, score, sample_weight=w_te))
     threshold = float(np.quantile(score[y_te], 1.0 - spec.signal_efficiency))
@@ -474,7 +481,7 @@ def train_channel(
     install: bool = False,
     scale: float = 1.0,
     workdir: str | Path | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Steps | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train channel ``name``'s classifier and write its model and record.
 
@@ -489,7 +496,8 @@ def train_channel(
             the shipped classifier (not together with ``out``).
         scale: Multiplies the training event counts (quick tests).
         workdir: Folder for the temporary ntuples (default a temporary folder).
-        progress: Called with a line of text at each step.
+        progress: Told ``(line, steps done, steps)`` at each step: one per sample
+            generated, then the two fits and the ONNX export (:data:`Steps`).
 
     Returns:
         The record's path and the record.
@@ -513,11 +521,19 @@ def train_channel(
         Path(catalogue) if catalogue is not None else default_catalogue_path("belleflow.yaml")
     )
     cat = load_catalogue(cat_path)
+    say = progress or (lambda _line, _done, _total: None)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         data = collect(
-            name, cat, spec, declaration.candidates, Path(tmp), scale=scale, progress=progress
+            name,
+            cat,
+            spec,
+            declaration.candidates,
+            Path(tmp),
+            scale=scale,
+            progress=lambda line, done, total: say(line, done, total + FIT_STEPS),
         )
-    model = train_classifier(data, spec, progress)
+    n = len(data.samples)
+    model = train_classifier(data, spec, lambda line, done, total: say(line, n + done, n + total))
     training = {"catalogue": cat.name, "samples": data.samples, "scale": scale}
     write_classifier(
         target, model, channel=name, spec=spec, features=declaration.features, training=training
