@@ -361,6 +361,8 @@ def main() -> None:
                                  maxchunks=maxchunks, steady_chunks=args.steady_chunks)  # fmt: skip
                 runs.setdefault(channel, {}).setdefault(dataset, []).append(result)
                 load.append(os.getloadavg()[0])
+                # Written as it goes: a run stopped early keeps what it measured.
+                args.json.write_text(json.dumps({"load": load, "runs": runs}, indent=1))
                 print(f"repeat {i + 1}: {channel} on {dataset} in "
                       f"{time.perf_counter() - tic:.0f} s (load {load[-1]:.1f})", flush=True)  # fmt: skip
     results = {c: {d: summarise(r) for d, r in by.items()} for c, by in runs.items()}
