@@ -53,18 +53,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
 import numpy as np
-from bench_throughput import (
-    DEMO_CATALOGUE,
-    chunks,
-    cpu_of_children,
-    events_of,
-    every_kth,
-    large_catalogue,
-    steady_state,
-    whole_process,
-)
 
 CHANNEL = "four_muon"
 #: belleflow's cutflow steps, in order, and the step the comparison adds before the classifier.
@@ -176,6 +165,9 @@ def belleflow_reference(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     does (:class:`belleflow.processor.DeclaredProcessor` with
     ``classify=False``) on each chunk (see :func:`bench_throughput.chunks`).
     """
+    import awkward as ak  # noqa: PLC0415
+    from bench_throughput import events_of  # noqa: PLC0415
+
     from belleflow.channels import load_channel  # noqa: PLC0415
     from belleflow.processor import DeclaredProcessor  # noqa: PLC0415
 
@@ -246,11 +238,17 @@ def captured_stderr() -> Iterator[Path]:
             os.close(saved)
 
 
-def rdataframe(paths: Sequence[str]) -> dict[str, Any]:
-    """Run the RDataFrame selection over ``paths``: counts, histogram, JIT and loop times."""
+def rdataframe(paths: Sequence[str], numbers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run the RDataFrame selection over ``paths``: counts, histogram, JIT and loop times.
+
+    Args:
+        paths: The files.
+        numbers: :func:`constants` (computed here when not given; the timed
+            process gets them from its parent, so that it imports ROOT only).
+    """
     import ROOT  # noqa: PLC0415
 
-    numbers = constants()
+    numbers = constants() if numbers is None else numbers
     cuts = numbers["cuts"]
     tic = time.process_time()
     if not ROOT.gInterpreter.Declare(CPP.format(**numbers)):
@@ -325,9 +323,11 @@ def rdataframe(paths: Sequence[str]) -> dict[str, Any]:
 
 def rdf_process(paths: Sequence[str]) -> dict[str, Any]:
     """The RDataFrame selection as a whole process: wall, CPU and its own measurements."""
+    from bench_throughput import cpu_of_children  # noqa: PLC0415
+
     with tempfile.TemporaryDirectory(prefix="bench-rdf-") as tmp:
         listing, out = Path(tmp) / "files.json", Path(tmp) / "out.json"
-        listing.write_text(json.dumps(list(paths)))
+        listing.write_text(json.dumps({"paths": list(paths), "numbers": constants()}))
         command = [sys.executable, str(Path(__file__).resolve()), "--rdf-worker", str(listing),
                    str(out)]  # fmt: skip
         cpu0, tic = cpu_of_children(), time.perf_counter()
@@ -356,8 +356,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.rdf_worker:
         listing, out = args.rdf_worker
-        out.write_text(json.dumps(rdataframe(json.loads(listing.read_text()))))
+        job = json.loads(listing.read_text())
+        out.write_text(json.dumps(rdataframe(job["paths"], job["numbers"])))
         return
+    # Not imported by the timed RDataFrame process above: it imports ROOT only.
+    from bench_throughput import (  # noqa: PLC0415
+        DEMO_CATALOGUE,
+        chunks,
+        every_kth,
+        large_catalogue,
+        steady_state,
+        whole_process,
+    )
 
     catalogues = {"demo": (DEMO_CATALOGUE, None, None)}
     if "large" in args.datasets:
