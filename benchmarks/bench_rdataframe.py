@@ -381,7 +381,7 @@ def main() -> None:
         paths = list(dict.fromkeys(c["path"] for c in items))
         events = sum(c["stop"] - c["start"] for c in items)
         reference = belleflow_reference(items)
-        repeats = []
+        repeats: list[dict[str, Any]] = []
         for i in range(args.repeat):
             whole = whole_process(CHANNEL, catalogue, data_root=data_root, maxchunks=maxchunks)
             rdf = rdf_process(paths)

@@ -59,7 +59,8 @@ from coffea.nanoevents import NanoEventsFactory
 
 from belleflow.catalogue import load_catalogue
 from belleflow.channels import load_channel
-from belleflow.engine.fileset import TREE_NAME, plan_channel
+from belleflow.engine.fileset import plan_channel
+from belleflow.ntuple import TREE_NAME
 from belleflow.schema import Belle2Schema
 from belleflow.training.samples import open_sample
 
