@@ -48,10 +48,12 @@ def toy_histogram(
     *,
     signal_scale: dict[float, float] | None = None,
     data: np.ndarray | None = None,
+    signal_events: float = 1e6,
 ) -> hist.Hist:
     """process x variation x m: flat background (MC weight 0.05), Gaussian signals, data.
 
     ``signal_scale`` multiplies the signal of chosen grid masses (a wrong model).
+    Each signal grid point is ``signal_events`` simulated events.
     """
     slices = {"bkg": np.full(EDGES.size - 1, background_per_bin)}
     for mass in GRID:
@@ -67,9 +69,10 @@ def toy_histogram(
         storage=hist.storage.Weight(),
     )
     view = h.view()
-    for i, counts in enumerate(slices.values()):
+    for i, (name, counts) in enumerate(slices.items()):
+        weight = counts.sum() / signal_events if name.startswith("zp") else 0.05
         view["value"][i, 0] = counts
-        view["variance"][i, 0] = counts * 0.05
+        view["variance"][i, 0] = counts * weight
     return h
 
 

@@ -94,6 +94,21 @@ def test_a_signal_yield_three_times_too_large_fails(make_table: MakeTable, per_b
     assert inj.excluded > 0.5
 
 
+def test_simulation_statistics_enter_the_tolerance(make_table: MakeTable) -> None:
+    """A model 25 % off passes with 200 simulated events per grid point, not with a million."""
+    off = {1.5: 1 / 1.25}
+    # 200 events: ~191 in the truth's window (7.2 %), the neighbours' blend 5.1 %.
+    few = _inject(make_table(0.1, signal_events=200, signal_scale=off))
+    assert few.mc_error == pytest.approx((1.5 / 191) ** 0.5, rel=0.05)
+    assert {c.name: c for c in injection_checks([few])}["fitted / injected strength"].passed
+    # The pull reference becomes a band around the correct model's.
+    means = [r[0] for r in few.reference_band]
+    assert min(means) < few.reference[0] < max(means)
+    many = _inject(make_table(0.1, signal_scale=off))
+    assert many.mc_error < 0.01
+    assert not {c.name: c for c in injection_checks([many])}["fitted / injected strength"].passed
+
+
 def test_a_point_without_signal_in_its_window_is_an_error(make_table: MakeTable) -> None:
     table = make_table(0.1)
     label = signal_label("zp", 1.5, 0.0)

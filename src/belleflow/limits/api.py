@@ -28,6 +28,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,8 @@ from belleflow.limits.significance import GlobalSignificance, global_significanc
 from belleflow.limits.workspace import (
     Hypothesis,
     build_hypothesis,
+    model_window,
     validate_workspace,
-    window_indices,
 )
 
 __all__ = [
@@ -168,7 +169,11 @@ def _signals(model: StatModel, tables: Mapping[str, HistogramTable]) -> dict[str
         if not ctaus:
             msg = f"sub-channel {sub!r}: no signal of model {model.signal_model!r}"
             raise ValueError(msg)
-        grids = {c: SignalGrid.from_histograms(table, model.signal_model, c, names) for c in ctaus}
+        # The core of each template is the window the workspace reads at its mass.
+        core = partial(model_window, model)
+        grids = {
+            c: SignalGrid.from_histograms(table, model.signal_model, c, names, core) for c in ctaus
+        }
         libraries[sub] = SignalLibrary(grids, model.resolution, model.signal_shape)
     return libraries
 
@@ -246,8 +251,7 @@ def signal_table(
         for ctau, grid in sorted(library.grids.items()):
             for mass, total in zip(grid.masses, grid.yields, strict=True):
                 sigma = model.resolution(float(mass))
-                half = model.window * sigma
-                idx = window_indices(edges, mass - half, mass + half, float(mass))
+                idx = model_window(model, edges, float(mass))
                 inside = float(library.at(float(mass), ctau).in_window(edges, idx).sum())
                 rows.append(
                     {

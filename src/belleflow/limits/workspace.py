@@ -155,6 +155,12 @@ class _Effects:
         book[name] = book.get(name, 0.0) + absolute
 
 
+def model_window(model: StatModel, edges: FloatArray, mass: float) -> npt.NDArray[np.intp]:
+    """The bins of the window of ``model`` at ``mass``: ``model.window`` resolutions either side."""
+    half = model.window * model.resolution(mass)
+    return window_indices(edges, mass - half, mass + half, mass)
+
+
 def window_indices(edges: FloatArray, low: float, high: float, mass: float) -> npt.NDArray[np.intp]:
     """The bins whose centres lie in ``[low, high]`` (or the bin holding ``mass``)."""
     centres = 0.5 * (edges[1:] + edges[:-1])
@@ -285,10 +291,8 @@ def _sub_channel(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, float]]:
     """Channels and observations of one sub-channel, and its window totals."""
     counting = model.counting
-    sigma = model.resolution(mass)
-    half = model.window * sigma
     edges = table.edges
-    idx = window_indices(edges, mass - half, mass + half, mass)
+    idx = model_window(model, edges, mass)
     channel = _slug(sub.name)
     syst_names = _systematic_names(model, sub, multi_experiment)
     lumi_mod: list[dict[str, Any]] = []
@@ -363,10 +367,11 @@ def _sub_channel(
             msg = f"sub-channel {sub.name!r}: a sideband background needs 'data' histograms"
             raise ValueError(msg)
         centres = 0.5 * (edges[1:] + edges[:-1])
+        sigma = model.resolution(mass)
         far = model.background.sideband * sigma
         dist = np.abs(centres - mass)
         side = np.flatnonzero(
-            (dist > half) & (dist <= far) & ~np.isin(np.arange(centres.size), idx)
+            (dist > model.window * sigma) & (dist <= far) & ~np.isin(np.arange(centres.size), idx)
         )
         if side.size < model.background.order + 2:
             msg = f"sub-channel {sub.name!r}: too few sideband bins at m = {mass:g} GeV"

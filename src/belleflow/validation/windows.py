@@ -5,7 +5,7 @@ one bin, the events within ``window * sigma(m)`` of the mass. A
 pseudo-experiment therefore only needs the number of events in each window,
 and the backend's answer (limits, local Z) depends on nothing else. This
 module finds each hypothesis's window bins in the run's histogram (with the
-builder's :func:`~belleflow.limits.workspace.window_indices`: bin centres
+builder's :func:`~belleflow.limits.workspace.model_window`: bin centres
 inside the window, else the bin holding the mass) and evaluates a hypothesis at any observed count with the backend's
 own :func:`~belleflow.limits.scan.evaluate`, once per distinct count: a
 thousand Poisson toys of a window with 3 expected events take about ten
@@ -37,7 +37,7 @@ from belleflow.limits.calculators import AsymptoticCalculator
 from belleflow.limits.histograms import HistogramTable
 from belleflow.limits.model import StatModel
 from belleflow.limits.scan import PointResult, ScanSettings, evaluate
-from belleflow.limits.workspace import Hypothesis, window_indices
+from belleflow.limits.workspace import Hypothesis, model_window
 
 __all__ = [
     "WindowEvaluator",
@@ -60,8 +60,7 @@ def window_bins(model: StatModel, edges: FloatArray, mass: float) -> tuple[int, 
         >>> window_bins(m, np.linspace(0.0, 3.0, 31), 1.5)
         (13, 16)
     """
-    half = model.window * model.resolution(mass)
-    inside = window_indices(edges, mass - half, mass + half, mass)
+    inside = model_window(model, edges, mass)
     return int(inside[0]), int(inside[-1])
 
 
