@@ -32,7 +32,8 @@ channel's skim); ``large`` is one file of 1,000,000 events per skim made by
 the production (``belleflow generate`` of :data:`LARGE_CATALOGUE`:
 ``mumumumu`` for the low-multiplicity skim, ``gg`` for the photon skim),
 generated into ``--large-root`` (default ``/tmp/bench-data``) if missing
-(about 1 minute), plus that catalogue's small token data file.
+(the ``gg`` file in a minute, the ``mumumumu`` one took an hour of a shared
+machine), plus that catalogue's small token data file.
 
 Timing on a shared machine: medians over ``--repeat`` repeats; the load
 average is printed with the table.
@@ -106,7 +107,7 @@ def large_catalogue(root: Path) -> Path:
     path.write_text(LARGE_CATALOGUE.format(root=root))
     expected = ("data/b2data", "mc/b2_mumumumu", "mc/b2_gg")
     if not all(list((root / folder).glob("*.root")) for folder in expected):
-        print(f"generating the large files into {root} (about a minute)", flush=True)
+        print(f"generating the large files into {root} (up to an hour)", flush=True)
         subprocess.run([*belleflow_command(), "generate", str(path), "--no-progress"], check=True)
     return path
 
