@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -138,7 +139,8 @@ def constants() -> dict[str, Any]:
     """The four_muon channel's numbers, and its histogram's bin edges."""
     from belleflow import selection  # noqa: PLC0415
     from belleflow.kinematics import mass  # noqa: PLC0415
-    from belleflow_channels import four_muon  # noqa: PLC0415
+
+    four_muon: Any = importlib.import_module("belleflow_channels.four_muon")  # untyped package
 
     windows = selection.resonance_windows(
         four_muon.VETOES, resolution=four_muon.RESOLUTION, n_sigma=four_muon.VETO_SIGMAS
@@ -246,7 +248,7 @@ def rdataframe(paths: Sequence[str], numbers: Mapping[str, Any] | None = None) -
         numbers: :func:`constants` (computed here when not given; the timed
             process gets them from its parent, so that it imports ROOT only).
     """
-    import ROOT  # noqa: PLC0415
+    ROOT: Any = importlib.import_module("ROOT")  # no type information
 
     numbers = constants() if numbers is None else numbers
     cuts = numbers["cuts"]

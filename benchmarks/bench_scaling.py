@@ -28,6 +28,7 @@ Run from anywhere: ``python benchmarks/bench_scaling.py [--channel C]
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -65,9 +66,9 @@ def timed_run(channel: str, catalogue: Path, client: Any) -> dict[str, Any]:
 
 def efficiency(channel: str, catalogue: Path, repeat: int) -> dict[str, Any]:
     """1- and 2-worker runs, interleaved; efficiencies of the medians."""
-    import distributed  # noqa: PLC0415
-
     from belleflow.engine.executors import local_cluster  # noqa: PLC0415
+
+    distributed: Any = importlib.import_module("distributed")  # untyped
 
     runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
     load = []
@@ -94,8 +95,6 @@ def efficiency(channel: str, catalogue: Path, repeat: int) -> dict[str, Any]:
 
 def memory_worker(channel: str, path: str, events: int) -> dict[str, float]:
     """In a fresh process: RSS after a warm-up chunk, peak RSS after one chunk of ``events``."""
-    import psutil  # noqa: PLC0415
-
     from belleflow.channels import load_channel  # noqa: PLC0415
 
     processor = load_channel(channel).make_processor()
@@ -105,11 +104,12 @@ def memory_worker(channel: str, path: str, events: int) -> dict[str, float]:
     def chunk(n: int) -> dict[str, Any]:
         return {"path": path, "start": 0, "stop": n, "meta": {**meta, "filename": path}}
 
+    psutil: Any = importlib.import_module("psutil")  # no type information
     processor.process(events_of(chunk(2000)))
-    before = psutil.Process().memory_info().rss
+    before = float(psutil.Process().memory_info().rss)
     processor.process(events_of(chunk(events)))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
-    return {"rss_after_warmup": before, "peak_rss": peak}
+    return {"rss_after_warmup": before, "peak_rss": float(peak)}
 
 
 def memory(channel: str, large_root: Path, chunksizes: list[int]) -> dict[int, dict[str, float]]:
