@@ -1,0 +1,157 @@
+"""The benchmarks' helpers: the I/O-only column set and the RDataFrame comparison."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from belleflow.channels import load_channel
+from belleflow.ntuple import TREE_NAME
+from belleflow.processor import DeclaredProcessor
+from belleflow.training.samples import make_sample, open_sample
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+#: What the four-muon selection needs at least (the RDataFrame implementation reads these).
+SELECTION_BRANCHES = {
+    *(f"Track_{v}" for v in ("px", "py", "pz", "charge", "dr", "dz", "muonID", "electronID")),
+    *(f"Photon_{v}" for v in ("px", "py", "pz", "E")),
+    "beamE", "beamPx", "beamPy", "beamPz",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def benchmarks() -> Iterator[dict[str, ModuleType]]:
+    """``benchmarks/bench_rdataframe.py`` and ``bench_throughput.py``, imported as scripts are."""
+    names = ("bench_rdataframe", "bench_throughput")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCHMARKS))
+        yield {name: importlib.import_module(name) for name in names}
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def bench(benchmarks: dict[str, ModuleType]) -> ModuleType:
+    """The RDataFrame benchmark."""
+    return benchmarks["bench_rdataframe"]
+
+
+@pytest.fixture
+def throughput(benchmarks: dict[str, ModuleType]) -> ModuleType:
+    """The throughput benchmark (the I/O-only column set)."""
+    return benchmarks["bench_throughput"]
+
+
+@pytest.fixture(scope="module")
+def four_muons(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 e+e- -> mu+mu-mu+mu- events through the production's detector simulation."""
+    return make_sample(tmp_path_factory.mktemp("bench") / "4mu.root", "mumumumu", 300, seed=3)
+
+
+def _chunk(path: Path) -> dict[str, Any]:
+    meta = {"dataset": "4mu", "kind": "simulation", "process": "mumumumu", "weight": 1.0,
+            "experiment": "Belle II", "machine": "SuperKEKB", "unblind": False,
+            "filename": str(path)}  # fmt: skip
+    return {"path": str(path), "start": 0, "stop": 300, "meta": meta}
+
+
+def _keep_only(source: Path, branches: list[str], target: Path) -> None:
+    """A copy of ``source`` holding only ``branches`` (collections keep their counters)."""
+    with uproot.open(source) as file:
+        arrays = file[TREE_NAME].arrays(branches, how=dict)
+    content: dict[str, Any] = {}
+    for name, values in arrays.items():
+        collection, _, variable = name.partition("_")
+        if values.ndim > 1 and variable:
+            content.setdefault(collection, {})[variable] = values
+        else:
+            content[name] = ak.to_numpy(values)
+    for name, value in content.items():
+        if isinstance(value, dict):
+            content[name] = ak.zip(value, depth_limit=2)
+    with uproot.recreate(target) as out:
+        types = {k: v.dtype if isinstance(v, np.ndarray) else v.type.content
+                 for k, v in content.items()}  # fmt: skip
+        out.mktree(TREE_NAME, types)
+        out[TREE_NAME].extend(content)
+
+
+def test_branches_read_maps_access_log_keys_to_branches(throughput: ModuleType) -> None:
+    class Accessed:
+        def __init__(self, branch: str) -> None:
+            self.branch = branch
+
+    keys = ["Track_px-offsets", "Track_px-data", "beamE-data", Accessed("Photon_E")]
+    assert throughput.branches_read(keys) == ["Photon_E", "Track_px", "beamE"]
+
+
+def test_io_only_columns_are_what_four_muon_reads(
+    throughput: ModuleType, four_muons: Path, tmp_path: Path
+) -> None:
+    columns = throughput.channel_columns("four_muon", four_muons)
+    assert set(columns) >= SELECTION_BRANCHES
+    with uproot.open(four_muons) as file:
+        assert set(columns) < set(file[TREE_NAME].keys())  # a subset, not everything
+    # Enough: on a file holding only these branches the channel gives the same output.
+    only = tmp_path / "only.root"
+    _keep_only(four_muons, columns, only)
+    processor = load_channel("four_muon").make_processor()
+    full = processor.process(open_sample(four_muons, sample="4mu"))
+    reduced = processor.process(open_sample(only, sample="4mu"))
+    assert full["cutflow"]["4mu"]["no_extra_energy"][0] > 0  # the selection is exercised
+    for name in full["cutflow"]["4mu"]:
+        np.testing.assert_array_equal(full["cutflow"]["4mu"][name], reduced["cutflow"]["4mu"][name])
+    np.testing.assert_array_equal(
+        full["histograms"]["m_mumu"].values(flow=True),
+        reduced["histograms"]["m_mumu"].values(flow=True),
+    )
+
+
+def test_reference_is_belleflows_selection_before_the_classifier(
+    bench: ModuleType, four_muons: Path
+) -> None:
+    reference = bench.belleflow_reference([_chunk(four_muons)])
+    assert list(reference["cutflow"]) == list(bench.STEPS)
+    processor = load_channel("four_muon").make_processor()
+    cutflow = processor.process(open_sample(four_muons, sample="4mu"))["cutflow"]["4mu"]
+    for step in bench.STEPS[:-1]:
+        assert reference["cutflow"][step] == cutflow[step][0], step
+    # The classifier removes candidates: its step is below the candidates it is given.
+    assert 0 < cutflow["candidate"][0] < reference["cutflow"]["candidate"]
+    # The framework's unclassified fill puts candidates (positive weights) in the same bins.
+    unclassified = DeclaredProcessor(load_channel("four_muon"), classify=False)
+    filled = unclassified.process(open_sample(four_muons, sample="4mu"))["histograms"]["m_mumu"]
+    values = filled[{"dataset": "4mu", "variation": "nominal"}].values()
+    counts = np.asarray(reference["histogram"])
+    assert counts.sum() >= reference["cutflow"]["candidate"]
+    np.testing.assert_array_equal(np.flatnonzero(values), np.flatnonzero(counts))
+
+
+def test_compare_names_every_difference(bench: ModuleType) -> None:
+    a = {"cutflow": {"all": 10, "four_tracks": 4}, "histogram": [1, 2, 0]}
+    assert bench.compare(a, a) == []
+    b = {"cutflow": {"all": 10, "four_tracks": 5, "extra": 1}, "histogram": [1, 2, 1]}
+    assert bench.compare(a, b) == [
+        "four_tracks: 4 != 5",
+        "extra: None != 1",
+        "histogram bin 2: 0 != 1",
+    ]
+    assert bench.compare(a, {**a, "histogram": [1, 2]}) == ["histogram: 3 bins != 2 bins"]
+
+
+@pytest.mark.root
+def test_rdataframe_selects_the_same_events(bench: ModuleType, four_muons: Path) -> None:
+    reference = bench.belleflow_reference([_chunk(four_muons)])
+    with pytest.warns(UserWarning, match="alpha"):
+        rdf = bench.rdataframe([str(four_muons)])
+    assert reference["cutflow"]["candidate"] > 0
+    assert bench.compare(reference, rdf) == []
