@@ -37,19 +37,21 @@ import signal
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from coffea.processor import DaskExecutor, FuturesExecutor, IterativeExecutor
+from coffea.processor import CheckpointerABC, DaskExecutor, FuturesExecutor, IterativeExecutor
 from coffea.processor import executor as coffea_executor
 from coffea.processor.executor import WorkItem
 from distributed.diagnostics.plugin import WorkerPlugin
 from rich.progress import Progress
 
 from belleflow import resources
+from belleflow.engine.onepass import CHANNELS_KEY, ChannelChunk, without_channels
 from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
 from belleflow.processor import chunk_key
 
@@ -163,38 +165,91 @@ def tune_allocator() -> bool:
 
 @dataclass
 class ChunkGuard:
-    """Wraps coffea's per-chunk function: retries, failure records, retry counts.
+    """Wraps coffea's per-chunk function: per-channel checkpoints, retries, failure records.
+
+    The chunk's work item names its channels (``usermeta[CHANNELS_KEY]``,
+    :mod:`belleflow.engine.onepass`). Channels whose output of the chunk is
+    stored (``--resume``) are not run again; the others run in one pass over
+    the chunk. A channel that fails is retried (``retries`` times) alone, so
+    a failure of one channel never repeats, fails or completes another's
+    chunk. The guard returns, by channel, what a single-channel coffea run
+    returns for the chunk (``{"out", "metrics", "processed"}``, plus
+    ``retries`` and, with ``skip_bad_files``, ``failures``).
 
     Args:
-        function: coffea's closure for one work item.
+        function: coffea's closure for one work item (its processor is a
+            :class:`~belleflow.engine.onepass.OnePassProcessor`).
         retries: Extra attempts after a failure.
-        skip_bad_files: Return a failure record instead of raising.
+        skip_bad_files: Record a failure (with the events lost) instead of raising.
+        checkpointers: Each channel's checkpointer (coffea's own is not used).
     """
 
     function: Callable[[Any], Any]
     retries: int = 3
     skip_bad_files: bool = False
+    checkpointers: Mapping[str, CheckpointerABC] = field(default_factory=dict)
 
     def __call__(self, item: Any) -> Any:
         # Runs where the chunk runs (a Dask worker): see tune_allocator.
         if _allocator_tuned is None:
             tune_allocator()
         # DaskExecutor passes (work item, heavy input) pairs.
-        work = item[0] if isinstance(item, tuple) else item
-        last: BaseException | None = None
-        for attempt in range(self.retries + 1):
+        work, rest = (item[0], item[1:]) if isinstance(item, tuple) else (item, None)
+        plain = without_channels(work)
+        metadata = _chunk_metadata(plain)
+        wanted = list((work.usermeta or {}).get(CHANNELS_KEY, ()))
+        done: dict[str, Any] = {}
+        for name in wanted:
+            stored = self._checkpointer(name, "load", metadata)
+            if stored is not None:
+                done[name] = stored
+        attempts = dict.fromkeys(wanted, 0)
+        errors: dict[str, BaseException] = {}
+        todo = [name for name in wanted if name not in done]
+        while todo:
+            sub = replace(work, usermeta={**(plain.usermeta or {}), CHANNELS_KEY: todo})
             try:
-                out = self.function(item)
-            except Exception as err:  # noqa: BLE001 - any failure of a chunk is retried
-                last = err
-                continue
-            if attempt and isinstance(out, dict):
-                out["retries"] = {_describe(work): attempt}
-            return out
-        reason = redact(_root_message(last))
+                out = self.function(sub if rest is None else (sub, *rest))
+            except Exception as err:  # noqa: BLE001 - reading failed: every channel's attempt did
+                results: dict[str, ChannelChunk] = {n: ChannelChunk(None, 0.0, err) for n in todo}
+                metrics: dict[str, Any] = {}
+            else:
+                results = out["out"]["channels"]
+                metrics = out.get("metrics", {})
+            for name in todo:
+                attempts[name] += 1
+                result = results[name]
+                if result.error is not None:
+                    errors[name] = result.error
+                    continue
+                wrapped = {
+                    "out": result.output,
+                    "metrics": {**metrics, "processtime": result.seconds},
+                    "processed": {plain},
+                }
+                self._checkpointer(name, "save", metadata, wrapped)
+                if attempts[name] > 1:
+                    wrapped["retries"] = {_describe(work): attempts[name] - 1}
+                done[name] = wrapped
+            todo = [n for n in todo if n not in done and attempts[n] <= self.retries]
+        for name in wanted:
+            if name not in done:
+                done[name] = self._failure(name, work, errors[name])
+        return {"out": {"channels": done}, "processed": {plain}}
+
+    def _checkpointer(self, name: str, action: str, metadata: dict[str, Any], *args: Any) -> Any:
+        checkpointer = self.checkpointers.get(name)
+        if checkpointer is None:
+            return None
+        if action == "load":
+            return checkpointer.load(metadata, None)
+        return checkpointer.save(*args, metadata, None)
+
+    def _failure(self, name: str, work: Any, error: BaseException) -> dict[str, Any]:
+        reason = redact(_root_message(error))
         where = redact(_describe(work))
         if not self.skip_bad_files:
-            msg = f"{where}: failed after {self.retries + 1} attempt(s): {reason}"
+            msg = f"channel {name!r}: {where}: failed after {self.retries + 1} attempt(s): {reason}"
             # Not chained: the original exception's text may hold the file's full URL.
             raise ChunkError(msg) from None
         lost = work.entrystop - work.entrystart if isinstance(work, WorkItem) else 0
@@ -203,6 +258,19 @@ class ChunkGuard:
                 where: {"reason": reason, "lost_events": lost, "attempts": self.retries + 1}
             },
         }
+
+
+def _chunk_metadata(work: WorkItem) -> dict[str, Any]:
+    """The metadata coffea gives a checkpointer for a work item."""
+    return {
+        "dataset": work.dataset,
+        "filename": work.filename,
+        "treename": work.treename,
+        "entrystart": work.entrystart,
+        "entrystop": work.entrystop,
+        "fileuuid": str(uuid.UUID(bytes=bytes(work.fileuuid))) if len(work.fileuuid) else "",
+        **(work.usermeta or {}),
+    }
 
 
 def _describe(work: Any) -> str:
@@ -226,11 +294,14 @@ class _GuardMixin:
 
     chunk_retries: int = 3
     skip_bad_files: bool = False
+    checkpointers: Mapping[str, CheckpointerABC] = field(default_factory=dict)
 
     def __call__(self, items: Any, function: Callable[[Any], Any], accumulator: Any) -> Any:
         # Metadata fetching is not used (the engine plans itself) but stays unguarded.
         if getattr(self, "function_name", None) != "get_metadata":
-            function = ChunkGuard(function, self.chunk_retries, self.skip_bad_files)
+            function = ChunkGuard(
+                function, self.chunk_retries, self.skip_bad_files, self.checkpointers
+            )
         with _bars_unless(bool(getattr(self, "status", True))):
             return super().__call__(items, function, accumulator)  # type: ignore[misc]
 
