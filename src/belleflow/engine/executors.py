@@ -59,6 +59,7 @@ __all__ = [
     "BATCH_SYSTEMS",
     "CONNECT_TIMEOUT",
     "EXECUTORS",
+    "LOCAL_CLUSTER_CONFIG",
     "LOOPBACK",
     "ChunkError",
     "ChunkGuard",
@@ -68,6 +69,7 @@ __all__ = [
     "GuardedFuturesExecutor",
     "GuardedIterativeExecutor",
     "IgnoreInterruptsPlugin",
+    "TuneAllocatorPlugin",
     "check_reachable",
     "deploy_dir",
     "job_script",
@@ -507,10 +509,42 @@ def parse_adaptive(text: str) -> tuple[int, int]:
     return minimum, maximum
 
 
-#: Dask settings of the LocalCluster the engine starts: the workers' statistical
-#: profiler samples the running task's stack every 10 ms (measured: about 3 % of
-#: a worker's CPU on awkward-heavy chunks); the dashboard's profile page is then empty.
-LOCAL_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+#: Dask settings of every LocalCluster the project starts (:func:`local_cluster`):
+#: the workers' statistical profiler samples the running task's stack every 10 ms
+#: (measured: about 3 % of a worker's CPU on awkward-heavy chunks; the dashboard's
+#: profile page is then empty), and the GIL-contention monitor (when
+#: ``gilknocker`` is installed) samples the GIL every millisecond.
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+}
+
+
+def _nested(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}`` (the form a Nanny's ``config`` takes)."""
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+class TuneAllocatorPlugin(WorkerPlugin):
+    """Worker plugin of every LocalCluster the project starts: :func:`tune_allocator` at start.
+
+    The chunk guard tunes the allocator of the workers that run chunks; this
+    does it for every worker of a :func:`local_cluster` (limit scans, the
+    demo's limits), including workers an adaptive cluster starts later.
+    """
+
+    name = "belleflow-tune-allocator"
+
+    def setup(self, worker: Any) -> None:  # noqa: ARG002 - distributed's signature
+        """Called by distributed in each worker process."""
+        tune_allocator()
 
 
 def make_security(
@@ -553,13 +587,24 @@ def make_security(
 
 
 def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs: Any) -> Any:
-    """The Dask ``LocalCluster`` of ``--executor local``: one single-threaded worker per core.
+    """The project's one Dask ``LocalCluster`` factory (``run``, ``demo``, ``limits``, notebooks).
 
-    Workers are processes (``processes=True``) with :data:`LOCAL_CLUSTER_CONFIG`;
-    scheduler, workers and dashboard listen on :data:`LOOPBACK` only (port
-    8787 for the dashboard, or a free one), over TLS when ``security`` is a
-    ``distributed.Security``. Keyword arguments go to ``LocalCluster``. Use
-    it as a context manager.
+    One single-threaded worker process per core by default. Every worker,
+    including those an adaptive cluster starts later, gets
+    :data:`LOCAL_CLUSTER_CONFIG` (no statistical profiler, no GIL monitor)
+    and :class:`TuneAllocatorPlugin` (the allocator setting Dask's nanny
+    imposes is undone); scheduler, workers and dashboard listen on
+    :data:`LOOPBACK` only (port 8787 for the dashboard, or a free one), over
+    TLS when ``security`` is a ``distributed.Security``. Keyword arguments go
+    to ``LocalCluster``. Use it as a context manager.
+
+    Examples:
+        >>> from belleflow.engine.executors import local_cluster
+        >>> import distributed
+        >>> with local_cluster(1, dashboard_address=":0") as cluster:  # doctest: +SKIP
+        ...     with distributed.Client(cluster) as client:
+        ...         client.submit(sum, [1, 2]).result()
+        3
     """
     distributed: Any = importlib.import_module("distributed")
     dask: Any = importlib.import_module("dask")
@@ -569,13 +614,15 @@ def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs:
         "processes": True,
         "host": LOOPBACK,
         "dashboard_address": f"{LOOPBACK}:8787",
+        # Nanny options: they apply to every worker, also those started later. A
+        # Nanny's config replaces whole top-level sections: give it all of it.
+        "config": dask.config.merge(dask.config.config, _nested(LOCAL_CLUSTER_CONFIG)),
+        "plugins": {TuneAllocatorPlugin()},
         **kwargs,
     }
     if security is not None:
         options.update(security=security, protocol="tls://")
-    # Workers take the configuration of the moment they start.
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        return distributed.LocalCluster(**options)
+    return distributed.LocalCluster(**options)
 
 
 def check_reachable(
