@@ -128,7 +128,7 @@ def merge_work_items(work_items: Mapping[str, Iterable[WorkItem]]) -> list[WorkI
             if without_channels(known).usermeta != (item.usermeta or {}):
                 msg = f"chunk {key}: channels plan it with different sample metadata"
                 raise ValueError(msg)
-            known.usermeta[CHANNELS_KEY].append(channel)  # type: ignore[index]
+            known.usermeta[CHANNELS_KEY].append(channel)
     return list(merged.values())
 
 
