@@ -202,7 +202,8 @@ class ChunkGuard:
         wanted = list((work.usermeta or {}).get(CHANNELS_KEY, ()))
         done: dict[str, Any] = {}
         for name in wanted:
-            stored = self._checkpointer(name, "load", metadata)
+            checkpointer = self.checkpointers.get(name)
+            stored = checkpointer.load(metadata, None) if checkpointer is not None else None
             if stored is not None:
                 done[name] = stored
         attempts = dict.fromkeys(wanted, 0)
@@ -229,7 +230,8 @@ class ChunkGuard:
                     "metrics": {**metrics, "processtime": result.seconds},
                     "processed": {plain},
                 }
-                self._checkpointer(name, "save", metadata, wrapped)
+                if name in self.checkpointers:
+                    self.checkpointers[name].save(wrapped, metadata, None)
                 if attempts[name] > 1:
                     wrapped["retries"] = {_describe(work): attempts[name] - 1}
                 done[name] = wrapped
@@ -238,14 +240,6 @@ class ChunkGuard:
             if name not in done:
                 done[name] = self._failure(name, work, errors[name])
         return {"out": {"channels": done}, "processed": {plain}}
-
-    def _checkpointer(self, name: str, action: str, metadata: dict[str, Any], *args: Any) -> Any:
-        checkpointer = self.checkpointers.get(name)
-        if checkpointer is None:
-            return None
-        if action == "load":
-            return checkpointer.load(metadata, None)
-        return checkpointer.save(*args, metadata, None)
 
     def _failure(self, name: str, work: Any, error: BaseException) -> dict[str, Any]:
         reason = redact(_root_message(error))
