@@ -1,12 +1,16 @@
 """``run_channels``: plan, run on an executor, merge, scale, blind, write, report.
 
-For each channel the engine plans the run (:mod:`belleflow.engine.fileset`),
-builds a coffea ``processor.Runner`` (``schema=Belle2Schema``,
-``savemetrics=True``, a :class:`~belleflow.engine.checkpoint.JsonCheckpointer`,
-a guarded executor), hands it the pre-built chunks, scales the merged raw
-output with the catalogue weights (:func:`belleflow.processor.finalise_output`),
-blinds the data cutflow (:mod:`belleflow.engine.blinding`) and writes
-``DIR/CHANNEL/{histograms.json, histograms.root, report.json}``.
+For each channel the engine plans the run (:mod:`belleflow.engine.fileset`);
+then one coffea ``processor.Runner`` (``schema=Belle2Schema``,
+``savemetrics=True``, a guarded executor holding each channel's
+:class:`~belleflow.engine.checkpoint.JsonCheckpointer`) reads every planned
+chunk once and runs on it the channels that want it
+(:mod:`belleflow.engine.onepass`). For each channel the engine then scales
+its merged raw output with the catalogue weights
+(:func:`belleflow.processor.finalise_output`), blinds the data cutflow
+(:mod:`belleflow.engine.blinding`) and writes
+``DIR/CHANNEL/{histograms.json, histograms.root, report.json}``, as a run of
+that channel alone would.
 
 Outputs are atomic per run: a run writes into a fresh ``DIR/.CHANNEL.staging``
 and, when it ends, that folder replaces ``DIR/CHANNEL`` as a whole. A run
