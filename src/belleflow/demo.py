@@ -5,7 +5,9 @@ stated fraction of every data sample's luminosity) it
 
 1. generates the synthetic ntuples if they are missing, into a cache folder
    it names (files already there and valid are kept);
-2. runs every registered channel on one Dask LocalCluster;
+2. runs every registered channel on one Dask LocalCluster, in one pass over
+   the files (each chunk is read once and given to every channel that uses
+   its sample: :mod:`belleflow.engine.onepass`);
 3. computes every channel's limits on the same cluster;
 4. summarises: per channel and signal model, the mass range and the best and
    worst expected and observed limits in the paper's units, and the largest

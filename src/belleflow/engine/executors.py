@@ -37,18 +37,20 @@ import signal
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from coffea.processor import DaskExecutor, FuturesExecutor, IterativeExecutor
+from coffea.processor import CheckpointerABC, DaskExecutor, FuturesExecutor, IterativeExecutor
 from coffea.processor import executor as coffea_executor
 from coffea.processor.executor import WorkItem
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from belleflow import resources
+from belleflow.engine.onepass import CHANNELS_KEY, ChannelChunk, without_channels
 from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
 from belleflow.processor import chunk_key
 
@@ -56,6 +58,7 @@ __all__ = [
     "BATCH_SYSTEMS",
     "CONNECT_TIMEOUT",
     "EXECUTORS",
+    "LOCAL_CLUSTER_CONFIG",
     "LOOPBACK",
     "ChunkError",
     "ChunkGuard",
@@ -65,6 +68,7 @@ __all__ = [
     "GuardedFuturesExecutor",
     "GuardedIterativeExecutor",
     "IgnoreInterruptsPlugin",
+    "TuneAllocatorPlugin",
     "check_reachable",
     "deploy_dir",
     "job_script",
@@ -162,38 +166,85 @@ def tune_allocator() -> bool:
 
 @dataclass
 class ChunkGuard:
-    """Wraps coffea's per-chunk function: retries, failure records, retry counts.
+    """Wraps coffea's per-chunk function: per-channel checkpoints, retries, failure records.
+
+    The chunk's work item names its channels (``usermeta[CHANNELS_KEY]``,
+    :mod:`belleflow.engine.onepass`). Channels whose output of the chunk is
+    stored (``--resume``) are not run again; the others run in one pass over
+    the chunk. A channel that fails is retried (``retries`` times) alone, so
+    a failure of one channel never repeats, fails or completes another's
+    chunk. The guard returns, by channel, what a single-channel coffea run
+    returns for the chunk (``{"out", "metrics", "processed"}``, plus
+    ``retries`` and, with ``skip_bad_files``, ``failures``).
 
     Args:
-        function: coffea's closure for one work item.
+        function: coffea's closure for one work item (its processor is a
+            :class:`~belleflow.engine.onepass.OnePassProcessor`).
         retries: Extra attempts after a failure.
-        skip_bad_files: Return a failure record instead of raising.
+        skip_bad_files: Record a failure (with the events lost) instead of raising.
+        checkpointers: Each channel's checkpointer (coffea's own is not used).
     """
 
     function: Callable[[Any], Any]
     retries: int = 3
     skip_bad_files: bool = False
+    checkpointers: Mapping[str, CheckpointerABC] = field(default_factory=dict)
 
     def __call__(self, item: Any) -> Any:
         # Runs where the chunk runs (a Dask worker): see tune_allocator.
         if _allocator_tuned is None:
             tune_allocator()
         # DaskExecutor passes (work item, heavy input) pairs.
-        work = item[0] if isinstance(item, tuple) else item
-        last: BaseException | None = None
-        for attempt in range(self.retries + 1):
+        work, rest = (item[0], item[1:]) if isinstance(item, tuple) else (item, None)
+        plain = without_channels(work)
+        metadata = _chunk_metadata(plain)
+        wanted = list((work.usermeta or {}).get(CHANNELS_KEY, ()))
+        done: dict[str, Any] = {}
+        for name in wanted:
+            checkpointer = self.checkpointers.get(name)
+            stored = checkpointer.load(metadata, None) if checkpointer is not None else None
+            if stored is not None:
+                done[name] = stored
+        attempts = dict.fromkeys(wanted, 0)
+        errors: dict[str, BaseException] = {}
+        todo = [name for name in wanted if name not in done]
+        while todo:
+            sub = replace(work, usermeta={**(plain.usermeta or {}), CHANNELS_KEY: todo})
             try:
-                out = self.function(item)
-            except Exception as err:  # noqa: BLE001 - any failure of a chunk is retried
-                last = err
-                continue
-            if attempt and isinstance(out, dict):
-                out["retries"] = {_describe(work): attempt}
-            return out
-        reason = redact(_root_message(last))
+                out = self.function(sub if rest is None else (sub, *rest))
+            except Exception as err:  # noqa: BLE001 - reading failed: every channel's attempt did
+                results: dict[str, ChannelChunk] = {n: ChannelChunk(None, 0.0, err) for n in todo}
+                metrics: dict[str, Any] = {}
+            else:
+                results = out["out"]["channels"]
+                metrics = out.get("metrics", {})
+            for name in todo:
+                attempts[name] += 1
+                result = results[name]
+                if result.error is not None:
+                    errors[name] = result.error
+                    continue
+                wrapped = {
+                    "out": result.output,
+                    "metrics": {**metrics, "processtime": result.seconds},
+                    "processed": {plain},
+                }
+                if name in self.checkpointers:
+                    self.checkpointers[name].save(wrapped, metadata, None)
+                if attempts[name] > 1:
+                    wrapped["retries"] = {_describe(work): attempts[name] - 1}
+                done[name] = wrapped
+            todo = [n for n in todo if n not in done and attempts[n] <= self.retries]
+        for name in wanted:
+            if name not in done:
+                done[name] = self._failure(name, work, errors[name])
+        return {"out": {"channels": done}, "processed": {plain}}
+
+    def _failure(self, name: str, work: Any, error: BaseException) -> dict[str, Any]:
+        reason = redact(_root_message(error))
         where = redact(_describe(work))
         if not self.skip_bad_files:
-            msg = f"{where}: failed after {self.retries + 1} attempt(s): {reason}"
+            msg = f"channel {name!r}: {where}: failed after {self.retries + 1} attempt(s): {reason}"
             # Not chained: the original exception's text may hold the file's full URL.
             raise ChunkError(msg) from None
         lost = work.entrystop - work.entrystart if isinstance(work, WorkItem) else 0
@@ -202,6 +253,19 @@ class ChunkGuard:
                 where: {"reason": reason, "lost_events": lost, "attempts": self.retries + 1}
             },
         }
+
+
+def _chunk_metadata(work: WorkItem) -> dict[str, Any]:
+    """The metadata coffea gives a checkpointer for a work item."""
+    return {
+        "dataset": work.dataset,
+        "filename": work.filename,
+        "treename": work.treename,
+        "entrystart": work.entrystart,
+        "entrystop": work.entrystop,
+        "fileuuid": str(uuid.UUID(bytes=bytes(work.fileuuid))) if len(work.fileuuid) else "",
+        **(work.usermeta or {}),
+    }
 
 
 def _describe(work: Any) -> str:
@@ -225,11 +289,14 @@ class _GuardMixin:
 
     chunk_retries: int = 3
     skip_bad_files: bool = False
+    checkpointers: Mapping[str, CheckpointerABC] = field(default_factory=dict)
 
     def __call__(self, items: Any, function: Callable[[Any], Any], accumulator: Any) -> Any:
         # Metadata fetching is not used (the engine plans itself) but stays unguarded.
         if getattr(self, "function_name", None) != "get_metadata":
-            function = ChunkGuard(function, self.chunk_retries, self.skip_bad_files)
+            function = ChunkGuard(
+                function, self.chunk_retries, self.skip_bad_files, self.checkpointers
+            )
         with _bars(bool(getattr(self, "status", True))):
             return super().__call__(items, function, accumulator)  # type: ignore[misc]
 
@@ -441,10 +508,42 @@ def parse_adaptive(text: str) -> tuple[int, int]:
     return minimum, maximum
 
 
-#: Dask settings of the LocalCluster the engine starts: the workers' statistical
-#: profiler samples the running task's stack every 10 ms (measured: about 3 % of
-#: a worker's CPU on awkward-heavy chunks); the dashboard's profile page is then empty.
-LOCAL_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+#: Dask settings of every LocalCluster the project starts (:func:`local_cluster`):
+#: the workers' statistical profiler samples the running task's stack every 10 ms
+#: (measured: about 3 % of a worker's CPU on awkward-heavy chunks; the dashboard's
+#: profile page is then empty), and the GIL-contention monitor (when
+#: ``gilknocker`` is installed) samples the GIL every millisecond.
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+}
+
+
+def _nested(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}`` (the form a Nanny's ``config`` takes)."""
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+class TuneAllocatorPlugin(WorkerPlugin):
+    """Worker plugin of every LocalCluster the project starts: :func:`tune_allocator` at start.
+
+    The chunk guard tunes the allocator of the workers that run chunks; this
+    does it for every worker of a :func:`local_cluster` (limit scans, the
+    demo's limits), including workers an adaptive cluster starts later.
+    """
+
+    name = "belleflow-tune-allocator"
+
+    def setup(self, worker: Any) -> None:  # noqa: ARG002 - distributed's signature
+        """Called by distributed in each worker process."""
+        tune_allocator()
 
 
 def make_security(
@@ -487,13 +586,24 @@ def make_security(
 
 
 def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs: Any) -> Any:
-    """The Dask ``LocalCluster`` of ``--executor local``: one single-threaded worker per core.
+    """The project's one Dask ``LocalCluster`` factory (``run``, ``demo``, ``limits``, notebooks).
 
-    Workers are processes (``processes=True``) with :data:`LOCAL_CLUSTER_CONFIG`;
-    scheduler, workers and dashboard listen on :data:`LOOPBACK` only (port
-    8787 for the dashboard, or a free one), over TLS when ``security`` is a
-    ``distributed.Security``. Keyword arguments go to ``LocalCluster``. Use
-    it as a context manager.
+    One single-threaded worker process per core by default. Every worker,
+    including those an adaptive cluster starts later, gets
+    :data:`LOCAL_CLUSTER_CONFIG` (no statistical profiler, no GIL monitor)
+    and :class:`TuneAllocatorPlugin` (the allocator setting Dask's nanny
+    imposes is undone); scheduler, workers and dashboard listen on
+    :data:`LOOPBACK` only (port 8787 for the dashboard, or a free one), over
+    TLS when ``security`` is a ``distributed.Security``. Keyword arguments go
+    to ``LocalCluster``. Use it as a context manager.
+
+    Examples:
+        >>> from belleflow.engine.executors import local_cluster
+        >>> import distributed
+        >>> with local_cluster(1, dashboard_address=":0") as cluster:  # doctest: +SKIP
+        ...     with distributed.Client(cluster) as client:
+        ...         client.submit(sum, [1, 2]).result()
+        3
     """
     distributed: Any = importlib.import_module("distributed")
     dask: Any = importlib.import_module("dask")
@@ -503,13 +613,15 @@ def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs:
         "processes": True,
         "host": LOOPBACK,
         "dashboard_address": f"{LOOPBACK}:8787",
+        # Nanny options: they apply to every worker, also those started later. A
+        # Nanny's config replaces whole top-level sections: give it all of it.
+        "config": dask.config.merge(dask.config.config, _nested(LOCAL_CLUSTER_CONFIG)),
+        "plugins": {TuneAllocatorPlugin()},
         **kwargs,
     }
     if security is not None:
         options.update(security=security, protocol="tls://")
-    # Workers take the configuration of the moment they start.
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        return distributed.LocalCluster(**options)
+    return distributed.LocalCluster(**options)
 
 
 def check_reachable(

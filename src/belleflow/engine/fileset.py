@@ -651,6 +651,9 @@ def plan_channel(
 ) -> RunPlan:
     """Plan one channel: samples of its skim and experiments, checked files, chunks.
 
+    The signal samples are the channel's own (``channel:`` in the catalogue),
+    not the other signals of its skim.
+
     Args:
         catalogue: The loaded catalogue.
         channel: The channel.
@@ -669,7 +672,12 @@ def plan_channel(
         BadFileError: A file fails the header check (without ``skip_bad_files``).
     """
     tic = time.perf_counter()
-    views = [v for v in catalogue.skim(channel.skim) if v.experiment in channel.experiments]
+    # A skim lists the signals of all its channels; a channel reads only its own.
+    views = [
+        v
+        for v in catalogue.skim(channel.skim)
+        if v.experiment in channel.experiments and (v.kind != "signal" or v.channel == channel.name)
+    ]
     if samples is not None:
         views = [v for v in views if v.name in set(samples)]
     plans: dict[str, SamplePlan] = {}

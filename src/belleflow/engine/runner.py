@@ -1,12 +1,16 @@
 """``run_channels``: plan, run on an executor, merge, scale, blind, write, report.
 
-For each channel the engine plans the run (:mod:`belleflow.engine.fileset`),
-builds a coffea ``processor.Runner`` (``schema=Belle2Schema``,
-``savemetrics=True``, a :class:`~belleflow.engine.checkpoint.JsonCheckpointer`,
-a guarded executor), hands it the pre-built chunks, scales the merged raw
-output with the catalogue weights (:func:`belleflow.processor.finalise_output`),
-blinds the data cutflow (:mod:`belleflow.engine.blinding`) and writes
-``DIR/CHANNEL/{histograms.json, histograms.root, report.json}``.
+For each channel the engine plans the run (:mod:`belleflow.engine.fileset`);
+then one coffea ``processor.Runner`` (``schema=Belle2Schema``,
+``savemetrics=True``, a guarded executor holding each channel's
+:class:`~belleflow.engine.checkpoint.JsonCheckpointer`) reads every planned
+chunk once and runs on it the channels that want it
+(:mod:`belleflow.engine.onepass`). For each channel the engine then scales
+its merged raw output with the catalogue weights
+(:func:`belleflow.processor.finalise_output`), blinds the data cutflow
+(:mod:`belleflow.engine.blinding`) and writes
+``DIR/CHANNEL/{histograms.json, histograms.root, report.json}``, as a run of
+that channel alone would.
 
 Outputs are atomic per run: a run writes into a fresh ``DIR/.CHANNEL.staging``
 and, when it ends, that folder replaces ``DIR/CHANNEL`` as a whole. A run
@@ -57,6 +61,7 @@ from belleflow.engine.executors import (
     open_client,
 )
 from belleflow.engine.fileset import FileMetadataCache, RunPlan, plan_channel
+from belleflow.engine.onepass import OnePassProcessor, merge_work_items
 from belleflow.engine.outputs import write_histograms_json, write_histograms_root
 from belleflow.engine.redact import RedactLogsPlugin, install_log_redaction, redact
 from belleflow.engine.report import (
@@ -190,6 +195,7 @@ def _make_executor(
     retries: int,
     skip_bad_files: bool,
     progress: bool,
+    checkpointers: dict[str, JsonCheckpointer],
     desc: str = "Processing",
 ) -> Any:
     common: dict[str, Any] = {
@@ -197,6 +203,7 @@ def _make_executor(
         "desc": desc,  # the bar's name: the channel(s)
         "chunk_retries": retries,
         "skip_bad_files": skip_bad_files,
+        "checkpointers": checkpointers,
     }
     if client is not None:
         return GuardedDaskExecutor(client=client, **common)
@@ -390,29 +397,39 @@ def run_channels(
             echo=say,
         ) as dask_client,
     ):
+        pass_ = _run_pass(
+            runs,
+            plans,
+            executor=executor,
+            client=dask_client,
+            workers=workers,
+            chunksize=chunksize,
+            retries=retries,
+            skip_bad_files=skip_bad_files,
+            resume=resume,
+            progress=progress,
+        )
+        failed: RunError | None = None
         for (channel, outputs), plan in zip(runs, plans, strict=True):
-            runner_executor = _make_executor(
-                executor,
-                dask_client,
-                workers=workers,
-                retries=retries,
-                skip_bad_files=skip_bad_files,
-                progress=progress,
-                desc=channel.name,
-            )
-            result.channels[channel.name] = _run_one(
-                channel,
-                plan,
-                runner_executor,
-                outputs=outputs,
-                client=dask_client,
-                chunksize=chunksize,
-                maxchunks=maxchunks,
-                skip_bad_files=skip_bad_files,
-                resume=resume,
-                unblind=reason is not None,
-                echo=say,
-            )
+            try:
+                result.channels[channel.name] = _finish(
+                    channel,
+                    plan,
+                    pass_,
+                    outputs=outputs,
+                    client=dask_client,
+                    maxchunks=maxchunks,
+                    skip_bad_files=skip_bad_files,
+                    unblind=reason is not None,
+                    echo=say,
+                )
+            except RunError as err:
+                # Every channel's outputs are written before a failure is raised: the
+                # failing channel's own, or the first channel's.
+                if failed is None or str(err).startswith(pass_.error or ""):
+                    failed = err
+        if failed is not None:
+            raise failed
     return result
 
 
@@ -536,54 +553,102 @@ def _prepare_chunk(output: Any, metadata: dict[str, Any], *, signal_region_cut: 
     return output
 
 
-def _run_one(
-    channel: Channel,
-    plan: RunPlan,
-    executor: Any,
+@dataclass
+class _Pass:
+    """What the one pass over the files of all channels produced."""
+
+    wrapped: dict[str, Any] | None
+    error: str | None
+    processing_seconds: float
+    since: float
+
+    def channel(self, name: str) -> tuple[dict[str, Any] | None, str | None]:
+        """A channel's wrapped output (as a single-channel coffea run's) and its error."""
+        if self.error is not None:
+            own = f"channel {name!r}: "
+            if self.error.startswith(own) or not self.error.startswith("channel "):
+                return None, self.error.removeprefix(own)
+            return None, f"the pass over the files stopped: {self.error}"
+        assert self.wrapped is not None  # no error means an output
+        out = self.wrapped["out"]["channels"].get(name, {"out": {}})
+        return {"out": {}, **out}, None
+
+
+def _run_pass(
+    runs: Sequence[tuple[Channel, _Outputs]],
+    plans: Sequence[RunPlan],
     *,
-    outputs: _Outputs,
+    executor: str,
     client: Any,
+    workers: int | None,
     chunksize: int,
-    maxchunks: int | None,
+    retries: int,
     skip_bad_files: bool,
     resume: bool,
-    unblind: bool,
-    echo: Callable[[str], None],
-) -> ChannelResult:
-    with outputs.on_failure():
-        staging = outputs.start()
-        checkpointer = None
+    progress: bool,
+) -> _Pass:
+    """Read every planned chunk once and run on it each channel that wants it."""
+    checkpointers: dict[str, JsonCheckpointer] = {}
+    for channel, outputs in runs:
+        outputs.start()
         if outputs.checkpoints is not None:
             if not resume:
                 shutil.rmtree(outputs.checkpoints.parent, ignore_errors=True)
-            checkpointer = JsonCheckpointer(
+            checkpointers[channel.name] = JsonCheckpointer(
                 outputs.checkpoints,
                 load_existing=resume,
                 prepare=functools.partial(
                     _prepare_chunk, signal_region_cut=channel.signal_region_cut
                 ),
             )
-        runner = coffea_processor.Runner(
-            executor=executor,
-            chunksize=chunksize,
-            schema=Belle2Schema,
-            savemetrics=True,
-            checkpointer=checkpointer,
-            skipbadfiles=False,
-        )
-        processor_instance = channel.make_processor()
-        since = time.time()
-        tic = time.perf_counter()
-        wrapped: dict[str, Any] | None = None
-        error: str | None = None
-        if plan.work_items:
-            try:
-                wrapped = runner.run(plan.work_items, processor_instance)
-            except Exception as err:  # noqa: BLE001 - any failure is reported, then re-raised as RunError
-                error = redact(_failure_message(err))
-        else:
-            wrapped = {"out": {}}
-        processing = time.perf_counter() - tic
+    runner = coffea_processor.Runner(
+        executor=_make_executor(
+            executor,
+            client,
+            workers=workers,
+            retries=retries,
+            skip_bad_files=skip_bad_files,
+            progress=progress,
+            checkpointers=checkpointers,
+            desc=", ".join(channel.name for channel, _ in runs),
+        ),
+        chunksize=chunksize,
+        schema=Belle2Schema,
+        savemetrics=True,
+        skipbadfiles=False,
+    )
+    processor_instance = OnePassProcessor({c.name: c.make_processor() for c, _ in runs})
+    items = merge_work_items(
+        {channel.name: plan.work_items for (channel, _), plan in zip(runs, plans, strict=True)}
+    )
+    since = time.time()
+    tic = time.perf_counter()
+    wrapped: dict[str, Any] | None = {"out": {"channels": {}}}
+    error: str | None = None
+    if items:
+        try:
+            wrapped = runner.run(items, processor_instance)
+        except Exception as err:  # noqa: BLE001 - any failure is reported, then re-raised as RunError
+            wrapped, error = None, redact(_failure_message(err))
+    return _Pass(wrapped, error, time.perf_counter() - tic, since)
+
+
+def _finish(
+    channel: Channel,
+    plan: RunPlan,
+    pass_: _Pass,
+    *,
+    outputs: _Outputs,
+    client: Any,
+    maxchunks: int | None,
+    skip_bad_files: bool,
+    unblind: bool,
+    echo: Callable[[str], None],
+) -> ChannelResult:
+    """Scale, blind, report and publish one channel's share of the pass."""
+    with outputs.on_failure():
+        staging = outputs.staging
+        wrapped, error = pass_.channel(channel.name)
         tic = time.perf_counter()
         final = None
         if wrapped is not None:
@@ -593,7 +658,7 @@ def _run_one(
             if not unblind:
                 data = {name for name, s in plan.samples.items() if s.kind == "data"}
                 final["cutflow"] = blind_cutflows(final["cutflow"], data, channel.signal_region_cut)
-        timing = {"planning_s": plan.planning_seconds, "processing_s": processing}
+        timing = {"planning_s": plan.planning_seconds, "processing_s": pass_.processing_seconds}
         report = build_report(
             channel=channel,
             plan=plan,
@@ -604,7 +669,9 @@ def _run_one(
             skip_bad_files=skip_bad_files,
             maxchunks=maxchunks,
             blinding=outputs.blinding,
-            cluster={"workers_lost": lost_workers(client, since) if client is not None else []},
+            cluster={
+                "workers_lost": lost_workers(client, pass_.since) if client is not None else []
+            },
             error=error,
         )
         histograms = final["histograms"] if final else {}

@@ -178,13 +178,11 @@ def run_scan(
     if executor == "local":
         import distributed  # noqa: PLC0415 - optional heavy import
 
+        from belleflow.engine.executors import LOOPBACK, local_cluster  # noqa: PLC0415
+
         with (
-            distributed.LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=n_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # any free port: 8787 may be taken
-            ) as cluster,
+            # The project's tuned LocalCluster; any free port: 8787 may be taken.
+            local_cluster(n_workers, dashboard_address=f"{LOOPBACK}:0") as cluster,
             distributed.Client(cluster) as local,  # type: ignore[no-untyped-call]
         ):
             return _on_client(local, hypotheses, settings, batches_per_worker, report)
