@@ -8,6 +8,7 @@ cluster's workers are checked once.
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -120,3 +121,13 @@ def test_every_worker_is_tuned_also_those_started_later() -> None:
         cluster.scale(2)
         client.wait_for_workers(2)
         assert list(client.run(state).values()) == [(False, False, True)] * 2
+
+
+def test_a_taken_dashboard_port_is_replaced_by_a_free_one_without_a_warning() -> None:
+    """Dask warns (an error under this suite's filterwarnings) when asked for a taken port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind((LOOPBACK, 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert executors_module._dashboard_address(port) == f"{LOOPBACK}:0"
+    assert executors_module._dashboard_address(port) == f"{LOOPBACK}:{port}"

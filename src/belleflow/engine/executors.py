@@ -612,7 +612,7 @@ def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs:
         "threads_per_worker": 1,
         "processes": True,
         "host": LOOPBACK,
-        "dashboard_address": f"{LOOPBACK}:8787",
+        "dashboard_address": _dashboard_address(),
         # Nanny options: they apply to every worker, also those started later. A
         # Nanny's config replaces whole top-level sections: give it all of it.
         "config": dask.config.merge(dask.config.config, _nested(LOCAL_CLUSTER_CONFIG)),
@@ -622,6 +622,20 @@ def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs:
     if security is not None:
         options.update(security=security, protocol="tls://")
     return distributed.LocalCluster(**options)
+
+
+def _dashboard_address(port: int = 8787) -> str:
+    """Dask's usual dashboard port when it is free, else any free one.
+
+    Asking Dask for a taken port makes it warn (four lines on every run, and an
+    error under pytest's ``filterwarnings=error``) before it takes another.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return f"{LOOPBACK}:0"
+    return f"{LOOPBACK}:{port}"
 
 
 def check_reachable(
