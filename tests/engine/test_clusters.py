@@ -8,10 +8,11 @@ cluster's workers are checked once.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Self
 
 import dask
 import distributed
@@ -131,3 +132,31 @@ def test_a_taken_dashboard_port_is_replaced_by_a_free_one_without_a_warning() ->
         port = holder.getsockname()[1]
         assert executors_module._dashboard_address(port) == f"{LOOPBACK}:0"
     assert executors_module._dashboard_address(port) == f"{LOOPBACK}:{port}"
+
+
+def test_the_nanny_is_quiet_while_our_cluster_closes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killing a slow-exiting worker at the end of a run is not news to the user."""
+    nanny_log = logging.getLogger("distributed.nanny")
+    levels: list[int] = []
+
+    class FakeCluster:
+        def __enter__(self) -> Self:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            levels.append(nanny_log.level)
+
+    class FakeClient(FakeCluster):
+        dashboard_link = None
+
+        def register_plugin(self, plugin: object) -> None:
+            del plugin
+
+    monkeypatch.setattr(executors_module, "local_cluster", lambda *_, **__: FakeCluster())
+    monkeypatch.setattr(executors_module, "_connect", lambda *_: FakeClient())
+    before = nanny_log.level
+    with executors_module.open_client("local", workers=1, echo=lambda _: None):
+        assert nanny_log.level == before
+    # Client then cluster closed with the nanny at ERROR; its level restored afterwards.
+    assert levels == [logging.ERROR, logging.ERROR]
+    assert nanny_log.level == before

@@ -32,6 +32,7 @@ import copy
 import ctypes
 import ctypes.util
 import importlib
+import logging
 import os
 import signal
 import socket
@@ -725,11 +726,19 @@ def open_client(
         if "://" in executor:
             client = stack.enter_context(_connect(distributed, executor, security))
         elif executor == "local":
+            # Our workers are stopped once every result is in. On a busy machine one
+            # takes more than the nanny's 4 s to exit and is killed: harmless, but it
+            # printed "Worker process still alive after 4.0 seconds, killing" at the end
+            # of every run. The nanny lives in this process: its logger is raised while
+            # the cluster closes (callbacks run last-in, first-out) and then restored.
+            nanny_log = logging.getLogger("distributed.nanny")
+            stack.callback(nanny_log.setLevel, nanny_log.level)
             cluster = stack.enter_context(local_cluster(workers, security=security))
             if adaptive:
                 cluster.adapt(minimum=adaptive[0], maximum=adaptive[1])
             client = stack.enter_context(_connect(distributed, cluster, security))
             client.register_plugin(IgnoreInterruptsPlugin())
+            stack.callback(nanny_log.setLevel, logging.ERROR)
         elif executor == "gateway":
             spec = load_cluster_spec("gateway", cluster_config, overrides)
             from dask_gateway import Gateway  # noqa: PLC0415 - optional dependency
