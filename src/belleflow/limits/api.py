@@ -27,7 +27,7 @@ import functools
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -231,11 +231,13 @@ def build_hypotheses(
     masses: Sequence[float] | None = None,
     ctaus: Sequence[float] | None = None,
     projection: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Hypothesis]:
     """The workspaces of every (mass, lifetime) hypothesis of the scan.
 
     ``projection`` scales signal and simulation by that luminosity factor
-    (expected limits only; see :meth:`HistogramTable.projected`).
+    (expected limits only; see :meth:`HistogramTable.projected`). ``progress``
+    is told ``(built, total)`` as they are built (minutes for a large scan).
     """
     tables = _tables(model, histograms, projection)
     signals = _signals(model, tables)
@@ -243,9 +245,13 @@ def build_hypotheses(
         ctaus = model.ctau_values or next(iter(signals.values())).ctaus
     if masses is None:
         masses = _covered(model, signals, ctaus)
-    return [
-        build_hypothesis(model, tables, signals, float(m), float(c)) for c in ctaus for m in masses
-    ]
+    points = [(float(m), float(c)) for c in ctaus for m in masses]
+    hypotheses = []
+    for mass, ctau in points:
+        hypotheses.append(build_hypothesis(model, tables, signals, mass, ctau))
+        if progress is not None:
+            progress(len(hypotheses), len(points))
+    return hypotheses
 
 
 def signal_table(
@@ -355,11 +361,12 @@ def compute_limits(
     if projection is not None and lumi is not None:
         lumi *= projection
     out = Path(out_dir)
-    hypotheses = build_hypotheses(model, histograms, masses, ctaus, projection)
+    label = scan_label(model, projection)
+    building = functools.partial(progress, f"{label}: workspaces") if progress else None
+    hypotheses = build_hypotheses(model, histograms, masses, ctaus, projection, building)
     if not hypotheses:
         msg = "no hypotheses to scan"
         raise ValueError(msg)
-    label = scan_label(model, projection)
     if progress is not None:
         # The bar shows from here: writing thousands of workspaces takes a while too.
         progress(label, 0, len(hypotheses))
