@@ -63,6 +63,7 @@ def test_validate_runs_every_study_and_writes_its_outputs(
             "10",
             "--injections",
             "1",
+            "--no-progress",
         ],
     )
     assert result.exit_code in (0, 1), result.output
@@ -89,6 +90,8 @@ def test_validate_names_a_missing_run(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", "four_muon", "--in", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: no run of four_muon in {tmp_path} (found: none)"
-    typo = CliRunner().invoke(app, ["validate", "fuor_muon", "--in", str(tmp_path)])
+    typo = CliRunner().invoke(
+        app, ["validate", "fuor_muon", "--in", str(tmp_path), "--no-progress"]
+    )
     assert typo.exit_code == 2
     assert typo.stderr.strip() == "error: unknown channel 'fuor_muon' (did you mean four_muon?)"

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from belleflow.cli._console import console as _console
@@ -69,8 +68,12 @@ def validate(
         float, typer.Option(help="Median significance of the injected signals.", min=1.0)
     ] = 4.0,
     plots: Annotated[bool, typer.Option(help="Draw the plots.")] = True,
+    progress: Annotated[
+        bool, typer.Option(help="Show a progress bar per study (on a terminal).")
+    ] = True,
 ) -> None:
     """Validate a channel's limits: pulls, coverage, bias, null scan, full-chain injection."""
+    from belleflow.progress import counter, progress_bar  # noqa: PLC0415 - fast --help
     from belleflow.validation import (  # noqa: PLC0415 - fast --help
         ValidationSettings,
         validate_channel,
@@ -100,23 +103,17 @@ def validate(
     folder = (out or run_dir) / channel / "validation"
     if settings.full_chain:
         settings = ValidationSettings(**{**vars(settings), "work": folder / "chain"})
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        tasks: dict[str, int] = {}
+    with progress_bar(progress) as bar:
+        done: dict[str, tuple[int, int]] = {}
+        count = counter(bar, "steps")
 
-        def progress(task: str, advance: int, total: int | None) -> None:
-            if task not in tasks:
-                tasks[task] = bar.add_task(task, total=total)
-            bar.advance(tasks[task], advance)  # type: ignore[arg-type]
+        def report(task: str, advance: int, total: int | None) -> None:
+            steps, known = done.get(task, (0, 0))
+            done[task] = (steps + advance, total if total is not None else known)
+            count(task, *done[task])
 
         try:
-            result = validate_channel(channel, run_dir, settings, progress)
+            result = validate_channel(channel, run_dir, settings, report)
         except (FileNotFoundError, KeyError, ValueError) as err:
             console.print(f"[red]error: {err}[/red]", highlight=False)
             raise typer.Exit(EXIT_USAGE) from None
