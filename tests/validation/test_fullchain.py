@@ -11,11 +11,13 @@ from scipy.special import ndtr
 from belleflow.engine.outputs import write_histograms_json
 from belleflow.generation.pseudodata import InjectedSignal
 from belleflow.limits.api import compute_limits
+from belleflow.validation import fullchain
 from belleflow.validation.fullchain import (
     ChainInjection,
     ChainRun,
     chain_checks,
     link_simulation,
+    peak_position,
     unblind_arguments,
 )
 
@@ -98,7 +100,7 @@ def test_an_injected_signal_is_found_fitted_and_not_excluded(tmp_path: Path) -> 
     # Peak and strength per injected seed, the exclusion count, two per null run.
     assert len(checks) == 2 * len(seeds) + 1 + 2
     injected = [f for f in figures if f["kind"] == "injection"]
-    assert all(abs(f["peak_mass"] - 1.4) <= SIGMA * (1 + 1e-6) for f in injected)
+    assert all(f["peak_distance"] <= 1 + 1e-6 for f in injected)
     assert sum(f["observed"] <= 300.0 for f in injected) <= 1
 
 
@@ -112,3 +114,29 @@ def test_a_signal_model_three_times_too_large_is_caught(tmp_path: Path) -> None:
     assert not any(c.passed for c in strengths)
     assert not exclusion.passed
     assert exclusion.value == 3.0
+
+
+def test_the_peak_is_the_middle_of_the_significance_top() -> None:
+    """Overlapping windows share the injected events: their Z differ only by background."""
+    z = {1.36: 0.4, 1.38: 4.9, 1.40: 5.0, 1.42: 4.95, 1.44: 4.92, 1.46: 4.8, 1.9: 4.0}
+    points = [{"mass": m, "z_local": v} for m, v in z.items()]
+    # Z**2 within 1 of 25: 1.38-1.44 (24.0-25.0), not 1.46 (23.0); 1.9 is apart, however high.
+    assert peak_position(points) == (1.38, 1.44, 5.0)
+
+
+@pytest.mark.parametrize(("n_window", "passes"), [(3, False), (1, True)])
+def test_a_peak_elsewhere_fails_when_the_injected_events_landed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_window: int, passes: bool
+) -> None:
+    fit = {"mu_hat": 300.0, "error_low": 150.0, "error_high": 200.0, "pull": 0.0, "ratio": 1.0}
+    fit |= {"z_local": 1.0, "observed": 900.0, "expected_events": 3.0, "n_obs": n_window}
+    monkeypatch.setattr(fullchain, "injected_fit", lambda *_: fit)
+    points = [
+        {"mass": m, "ctau": 0.0, "z_local": 4.0 if m == 1.8 else 1.0} for m in (1.4, 1.6, 1.8)
+    ]
+    run = ChainRun(1, ChainInjection("zp", 1.4, 0.0, 300.0), tmp_path, {"points": points})
+    run.limits["global_significance"] = {}
+    (peak,) = [c for c in chain_checks(toy_model(), [run])[0] if "Z peak" in c.name]
+    assert peak.passed is passes
+    # The top is the 1.8 GeV point alone: 0.4 GeV, 20 resolutions, from the injection.
+    assert peak.value == pytest.approx(0.4 / SIGMA)
