@@ -184,3 +184,22 @@ def test_without_any_simulated_event_the_floor_sets_the_variance() -> None:
     assert variance.sum() == pytest.approx(4.0)
     np.testing.assert_allclose(variance, variance[0])
     assert not background_variance_per_bin(base, table).any()
+
+
+def test_counting_errors_are_in_the_units_of_sigma_x_b() -> None:
+    """The Poisson interval over s, widened by s's relative spread times mu (not over s again)."""
+    # 2,000 simulated signal events per grid point: s known to ~2 %.
+    hist = toy_histogram(0.05, signal_events=2000)
+    (exact,) = build_hypotheses(toy_model(), {"toy": {"m": hist}}, [1.3])
+    evaluator = WindowEvaluator(exact, 0.9)
+    assert evaluator(5).method == "exact"
+    var_s, _, var_b = exact.summary.log_cov
+    s, b = exact.summary.s, exact.summary.b
+    low, high = evaluator.errors(5)
+    p_low, p_high = poisson_interval(5)
+    mu = float(evaluator.mu_hat(5))
+    syst = mu * mu * var_s + b * b * var_b / (s * s)
+    assert low == pytest.approx(math.sqrt(((5 - p_low) / s) ** 2 + syst))
+    assert high == pytest.approx(math.sqrt(((p_high - 5) / s) ** 2 + syst))
+    # Within a few percent of the bare Poisson interval: the simulation is precise here.
+    assert high == pytest.approx((p_high - 5) / s, rel=0.05)

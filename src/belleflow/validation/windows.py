@@ -330,7 +330,9 @@ class WindowEvaluator:
         low, high = poisson_interval(n)
         var_s, _, var_b = self.hypothesis.summary.log_cov
         mu = float(self.mu_hat(n))
-        syst = (mu * mu * var_s + self.b * self.b * var_b) / (self.s * self.s)
+        # In sigma x B (fb): s's relative spread scales mu itself; b's (events) is
+        # converted by s (events per fb).
+        syst = mu * mu * var_s + (self.b * self.b * var_b) / (self.s * self.s)
         return (
             math.sqrt(((n - low) / self.s) ** 2 + syst),
             math.sqrt(((high - n) / self.s) ** 2 + syst),
