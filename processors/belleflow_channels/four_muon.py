@@ -18,6 +18,7 @@ from belleflow import resources, selection, systematics
 from belleflow.cuts import Cuts
 from belleflow.kinematics import to_cm
 from belleflow.limits.model import Resolution, StatModel
+from belleflow.limits.workspace import windows_span
 from belleflow.processor import Channel
 from belleflow.spec import ClassifierStep, EventView, Histogram, Result, resolution_axis
 from belleflow.training.trainer import TrainingSpec
@@ -188,6 +189,10 @@ def _stat_model(signal_model: str) -> StatModel:
     )
 
 
+#: One statistical model per signal model (the paper limits both).
+STAT_MODELS = {m: _stat_model(m) for m in ("zprime_lmu_ltau", "muonphilic_scalar")}
+M_MUMU_AXIS = resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label="m(mu+mu-) [GeV]")
+
 channel = Channel(
     name="four_muon",
     description="mu+mu- resonance in e+e- -> mu+mu-mu+mu- (Belle II PRD 109, 112015)",
@@ -213,20 +218,15 @@ channel = Channel(
         # The paper's candidate cut: mass range, vetoes and classifier together.
         step="candidate",
     ),
-    histograms=(
-        Histogram(
-            "m_mumu",
-            (resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label="m(mu+mu-) [GeV]"),),
-        ),
-    ),
+    histograms=(Histogram("m_mumu", (M_MUMU_AXIS,)),),
     systematics=(
         systematics.pid("legs", identified="muons"),
         systematics.tracking(4),
         systematics.MOMENTUM_SCALE,
         systematics.PHOTON_ENERGY_SCALE,
     ),
-    # The whole search range stays blind in data until unblinding.
-    blind={"m_mumu": (MASS_RANGE,)},
-    # One statistical model per signal model (the paper limits both).
-    statistical_model={m: _stat_model(m) for m in ("zprime_lmu_ltau", "muonphilic_scalar")},
+    # Data stay blind wherever a window of the scan counts them: the windows at the
+    # ends of the search range reach beyond it.
+    blind={"m_mumu": (windows_span(STAT_MODELS["zprime_lmu_ltau"], M_MUMU_AXIS.edges),)},
+    statistical_model=STAT_MODELS,
 )

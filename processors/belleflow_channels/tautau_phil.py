@@ -19,6 +19,7 @@ import numpy as np
 from belleflow import kinematics, resources, selection, systematics
 from belleflow.cuts import Cuts
 from belleflow.limits.model import CouplingReference, Resolution, StatModel
+from belleflow.limits.workspace import windows_span
 from belleflow.processor import Channel
 from belleflow.spec import ClassifierStep, EventView, Histogram, Result, resolution_axis
 from belleflow.theory.leptophilic_scalar import MASS_RANGE, phil_reference_fb
@@ -227,12 +228,7 @@ def _stat_model(mass_range: tuple[float, float], ctaus: list[float]) -> StatMode
 STAT_MODEL = _stat_model(MASS_RANGE, [0.0])
 #: The displaced low-mass points (m <= 0.1 GeV, c tau grid of the catalogue).
 STAT_MODEL_DISPLACED = _stat_model((MASS_RANGE[0], 0.1), list(LIFETIMES[1:]))
-
-#: The statistical model: sigma x B (fb), 90 % CL, converted to xi; prompt
-#: phi_L over the whole range.
-STAT_MODEL = _stat_model(MASS_RANGE, [0.0])
-#: The displaced low-mass points (m <= 0.1 GeV, c tau grid of the catalogue).
-STAT_MODEL_DISPLACED = _stat_model((MASS_RANGE[0], 0.1), list(LIFETIMES[1:]))
+M_LL_AXIS = resolution_axis("m_ll", RESOLUTION, *MASS_WINDOW, label=r"$M(\ell^+\ell^-)$ [GeV]")
 
 channel = Channel(
     name="tautau_phil",
@@ -266,13 +262,10 @@ channel = Channel(
         truth=_truth,
         mass="m_ll",
     ),
-    histograms=(
-        Histogram(
-            "m_ll",
-            (resolution_axis("m_ll", RESOLUTION, *MASS_WINDOW, label=r"$M(\ell^+\ell^-)$ [GeV]"),),
-        ),
-    ),
+    histograms=(Histogram("m_ll", (M_LL_AXIS,)),),
     systematics=(systematics.pid("legs"), systematics.tracking(4), systematics.MOMENTUM_SCALE),
-    blind={"m_ll": ((MASS_RANGE[0], MASS_RANGE[1]),)},
+    # Data stay blind wherever a window of the scan counts them: the windows at the
+    # ends of the search range reach beyond it.
+    blind={"m_ll": (windows_span(STAT_MODEL, M_LL_AXIS.edges),)},
     statistical_model={"prompt": STAT_MODEL, "displaced": STAT_MODEL_DISPLACED},
 )

@@ -17,6 +17,7 @@ from belleflow.limits import (
     build_hypotheses,
     compute_limits,
 )
+from belleflow.limits.workspace import model_window, windows_span
 
 # pyhf validates with jsonschema's deprecated RefResolver; harmless, and only pyhf triggers it.
 SCHEMA_WARNING = "ignore:jsonschema.RefResolver is deprecated:DeprecationWarning"
@@ -145,3 +146,37 @@ def test_combination_correlations(make_hist, signal_grid) -> None:
     params_c = set(pyhf.Workspace(hyp_c.spec).model().config.parameters)
     assert "muon_id" in params_c
     assert "muon_id_Belle" not in params_c
+
+
+@pytest.mark.parametrize(
+    "name", ["four_muon", "gamma_alp", "mumu_tautau", "tautau_phil", "dark_higgsstrahlung"]
+)
+def test_every_channel_blinds_every_window_of_its_scan(name: str) -> None:
+    """A blinded run fills no data value that any scan window counts (issue 9, item 3).
+
+    The windows at the ends of the search range reach ``window`` resolutions beyond it,
+    and count whole bins: blinding the search range alone showed data in them.
+    """
+    from belleflow.channels import load_channel  # noqa: PLC0415
+
+    channel = load_channel(name)
+    processor = channel.make_processor()
+    models = channel.statistical_model
+    for model in models.values() if isinstance(models, dict) else [models]:
+        (axis,) = next(h.axes for h in channel.histograms if h.name == model.observable)
+        edges = np.asarray(axis.edges)
+        for mass in model.hypothesis_masses():
+            bins = model_window(model, edges, mass)
+            # Each counted bin's lowest and highest values, and its centre.
+            low, high = edges[bins], np.nextafter(edges[bins + 1], -np.inf)
+            values = np.concatenate([low, 0.5 * (low + high), high])
+            hidden = processor.in_signal_window({axis.name: values})
+            assert hidden.all(), (model.signal_model, mass, values[~hidden])
+
+
+def test_windows_span_covers_the_end_windows() -> None:
+    model = _model(mass_range=(1.5, 2.5), scan_step=1.0)
+    low, high = windows_span(model, EDGES)
+    # 2 resolutions (0.1 GeV) beyond each end, in whole 0.025 GeV bins.
+    assert low == pytest.approx(1.4)
+    assert high == pytest.approx(2.6)

@@ -58,6 +58,7 @@ __all__ = [
     "fit_sideband",
     "validate_workspace",
     "window_indices",
+    "windows_span",
 ]
 
 POI = "mu"
@@ -159,6 +160,23 @@ def model_window(model: StatModel, edges: FloatArray, mass: float) -> npt.NDArra
     """The bins of the window of ``model`` at ``mass``: ``model.window`` resolutions either side."""
     half = model.window * model.resolution(mass)
     return window_indices(edges, mass - half, mass + half, mass)
+
+
+def windows_span(model: StatModel, edges: FloatArray) -> tuple[float, float]:
+    """The range of the observable that the bins of the scan's windows cover.
+
+    Blinding must hide at least this range: a window at an end of ``mass_range``
+    reaches ``model.window`` resolutions beyond it, and counts whole bins.
+
+    Examples:
+        >>> from belleflow.limits.model import Resolution
+        >>> model = StatModel(channel="c", observable="m", mass_range=(1.0, 2.0),
+        ...                   resolution=Resolution(polynomial=[0.1]), signal_model="s")
+        >>> windows_span(model, np.linspace(0.0, 3.0, 31))
+        (0.8, 2.2)
+    """
+    bins = [model_window(model, edges, mass) for mass in model.hypothesis_masses()]
+    return float(min(edges[b[0]] for b in bins)), float(max(edges[b[-1] + 1] for b in bins))
 
 
 def window_indices(edges: FloatArray, low: float, high: float, mass: float) -> npt.NDArray[np.intp]:
