@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -132,3 +133,68 @@ def test_toys_close_to_asymptotic_for_moderate_counts() -> None:
     asym = AsymptoticCalculator(spec, 0.95).upper_limit()
     assert toys.method == "toys"
     assert toys.observed == pytest.approx(asym.observed, rel=0.25)
+
+
+def _one_bin_spec(s: float, b: float, n: float, lower: float) -> dict[str, Any]:
+    return {
+        "channels": [
+            {
+                "name": "sr",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [s],
+                        "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
+                    },
+                    {"name": "bkg", "data": [b], "modifiers": []},
+                ],
+            }
+        ],
+        "measurements": [
+            {
+                "name": "m",
+                "config": {"poi": "mu", "parameters": [{"name": "mu", "bounds": [[lower, 10]]}]},
+            }
+        ],
+        "observations": [{"name": "sr", "data": [n]}],
+        "version": "1.0.0",
+    }
+
+
+def test_fit_interval_of_a_negative_best_fit_is_the_poisson_one() -> None:
+    """With the POI free below 0 (the validation's unbiased fits), both errors are right.
+
+    One bin without nuisances: the interval is the Poisson ``2 Delta ln L = 1`` one,
+    ``(lambda - b) / s``. The lower end was clipped at 0, above the best fit.
+    """
+    from belleflow.limits import AsymptoticCalculator  # noqa: PLC0415
+    from belleflow.validation.windows import poisson_interval  # noqa: PLC0415
+
+    fit = AsymptoticCalculator(_one_bin_spec(5.0, 20.0, 10.0, -3.9), 0.95).fit()
+    low, high = poisson_interval(10)
+    assert fit.mu_hat == pytest.approx(-2.0, abs=1e-3)
+    assert fit.error_low == pytest.approx(-2.0 - (low - 20.0) / 5.0, rel=1e-3)
+    assert fit.error_high == pytest.approx((high - 20.0) / 5.0 + 2.0, rel=1e-3)
+
+
+def test_fit_interval_when_the_free_fit_stopped_short() -> None:
+    """A free fit whose minimum differs by more than 1 from the fixed fit at mu_hat.
+
+    Measured against the free fit, 2 Delta NLL - 1 was positive on both sides of
+    mu_hat and brentq stopped with "f(a) and f(b) must have different signs".
+    """
+    from belleflow.limits import AsymptoticCalculator  # noqa: PLC0415
+
+    calc = AsymptoticCalculator(_one_bin_spec(5.0, 20.0, 30.0, 0.0), 0.95)
+    reference = calc.fit()
+    calc._nll_hat -= 2.0  # as if the free fit had found a lower minimum than the fixed fits
+    fit = calc.fit()
+    assert fit.error_low == pytest.approx(reference.error_low, rel=1e-6)
+    assert fit.error_high == pytest.approx(reference.error_high, rel=1e-6)
+    assert fit.error_low > 0
+    assert fit.error_high > 0
+
+
+def test_exact_limit_without_a_root_names_the_count() -> None:
+    with pytest.raises(ValueError, match=r"no upper limit for n = 0, s = 1, b = 800"):
+        exact_upper_limit(CountingSummary(n_obs=0, s=1.0, b=800.0, log_cov=(0.0, 0.0, 0.0)))

@@ -152,8 +152,12 @@ def _exact_cls(mu: float, n: float, s: float, b: float, nodes: tuple[FloatArray,
     return clsb / clb if clb > 0 else 0.0
 
 
-def _solve(fn: Callable[[float], float], start: float) -> float:
+def _solve(fn: Callable[[float], float], start: float, what: str) -> float:
     """Root of a decreasing fn with fn(0) > 0, bracketing upwards from ``start``."""
+    at_zero = fn(0.0)
+    if not at_zero > 0:
+        msg = f"no upper limit for {what}: CLs - alpha at mu = 0 is {at_zero:g}, not positive"
+        raise ValueError(msg)
     high = start
     for _ in range(200):
         if fn(high) < 0:
@@ -200,7 +204,8 @@ def exact_upper_limit(summary: CountingSummary, cl: float = 0.95) -> UpperLimit:
 
     def limit(n: float) -> float:
         start = (3.0 + n + 3.0 * math.sqrt(n + b)) / s
-        return _solve(lambda mu: _exact_cls(mu, n, s, b, nodes) - alpha, start)
+        what = f"n = {n:g}, s = {s:g}, b = {b:g}"
+        return _solve(lambda mu: _exact_cls(mu, n, s, b, nodes) - alpha, start, what)
 
     # Expected: the limit is monotonic in n, so its quantiles are the limits at the
     # quantiles of the background-only (prior-averaged) Poisson distribution of n.
@@ -395,19 +400,29 @@ class AsymptoticCalculator:
         return float(ndtr(-z)), z
 
     def fit(self) -> SignalFit:
-        """Best fit with the profile-likelihood interval where 2 Delta NLL = 1."""
+        """Best fit with the profile-likelihood interval where 2 Delta NLL = 1.
+
+        The interval is bounded below by the POI's lower bound (negative when the
+        caller frees the POI, as the validation's unbiased fits do).
+        """
+        # The profile is measured against its own value at mu_hat: the free fit's
+        # minimum can differ from the fixed-POI fit there by the minimiser's
+        # tolerance, and by more than 1 where one of them stops short, which left
+        # no sign change to bracket (scipy: "f(a) and f(b) must have different signs").
+        reference = self._twice_nll(self.mu_hat, self.data)
 
         def delta(mu: float) -> float:
-            return self._twice_nll(mu, self.data) - self._nll_hat - 1.0
+            return self._twice_nll(mu, self.data) - reference - 1.0
 
+        lower = float(self.bounds[self.poi][0])
         sigma = self.sigma(max(self.mu_hat, self._expected_scale()))
         high = self.mu_hat + sigma
         while delta(high) < 0:
             high += sigma
         up = float(brentq(delta, self.mu_hat, high, rtol=1e-6))
-        low = max(self.mu_hat - sigma, 0.0)
-        while low > 0 and delta(low) < 0:
-            low = max(low - sigma, 0.0)
+        low = max(self.mu_hat - sigma, lower)
+        while low > lower and delta(low) < 0:
+            low = max(low - sigma, lower)
         down = low if delta(low) < 0 else float(brentq(delta, low, self.mu_hat, rtol=1e-6))
         p0, z = self.discovery()
         return SignalFit(self.mu_hat, self.mu_hat - down, up - self.mu_hat, p0, z)
