@@ -137,3 +137,10 @@ def test_two_models_of_one_signal_are_told_apart(tmp_path) -> None:
     )
     assert {label for label, _, _ in calls} == {"toy_mumu prompt", "toy_mumu displaced"}
     assert [r.files["json"].parent.name for r in results] == ["prompt", "displaced"]
+
+
+def test_help_renders() -> None:
+    # Rich reads "[/MODEL]" in the help text as a closing markup tag unless escaped.
+    result = CliRunner().invoke(app, ["limits", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "DIR/CHANNEL[/MODEL]/projection_" in result.output

@@ -63,7 +63,7 @@ def limits(
 
     With --luminosity the expected limits are projected to that luminosity
     (signal and simulation scaled, their MC-statistics uncertainty kept) and
-    written into DIR/CHANNEL[/MODEL]/projection_<L>fb/, for comparison with a
+    written into DIR/CHANNEL\\[/MODEL]/projection_<L>fb/, for comparison with a
     paper's expected limits. A run whose report.json is not complete is
     refused unless --allow-incomplete.
     """
