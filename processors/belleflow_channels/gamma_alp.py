@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import awkward as ak
+import hist
 import numpy as np
 
 from belleflow import kinematics, selection, systematics
@@ -110,10 +111,9 @@ def _candidates(photons: Any, beam: Any) -> dict[str, Any]:
     return {"m_gg": m_gg[keep], "m_recoil": m_rec[keep], "m_alp": m_alp[keep]}
 
 
-def _histogram(name: str, label: str) -> Histogram:
+def _axis(name: str, label: str) -> hist.axis.Variable:
     # Bins a quarter of the resolution wide.
-    axis = resolution_axis(name, RESOLUTION, 0.1, 10.5, per_sigma=4.0, label=label)
-    return Histogram(name, (axis,))
+    return resolution_axis(name, RESOLUTION, 0.1, 10.5, per_sigma=4.0, label=label)
 
 
 _RESOLUTION_MASSES = [m for m, _ in RESOLUTION.table or ()]
@@ -138,11 +138,12 @@ STAT_MODEL = StatModel(
     ),
     cl=0.95,
 )
-HISTOGRAMS = (
-    _histogram("m_alp", r"$m_{a}$ candidate [GeV]"),
-    _histogram("m_gg", r"$m_{\gamma\gamma}$ [GeV]"),
-    _histogram("m_recoil", r"$m_{\rm recoil}(\gamma)$ [GeV]"),
-)
+#: The three mass estimators: m_alp is m_gg or m_recoil, per candidate.
+AXES = {
+    "m_alp": _axis("m_alp", r"$m_{a}$ candidate [GeV]"),
+    "m_gg": _axis("m_gg", r"$m_{\gamma\gamma}$ [GeV]"),
+    "m_recoil": _axis("m_recoil", r"$m_{\rm recoil}(\gamma)$ [GeV]"),
+}
 
 channel = Channel(
     name="gamma_alp",
@@ -151,16 +152,13 @@ channel = Channel(
     experiments=("Belle II",),
     preselect=preselect,
     select=select,
-    histograms=HISTOGRAMS,
+    histograms=tuple(Histogram(name, (axis,)) for name, axis in AXES.items()),
     systematics=(
         systematics.PHOTON_ENERGY_SCALE,
         systematics.efficiency("photon_efficiency", PHOTON_EFFICIENCY, 3),
     ),
     # Data stay blind wherever a window of the scan counts them (the windows at the ends
-    # of the search range reach beyond it), in each of the three mass estimators: m_alp
-    # is m_gg or m_recoil per candidate, and the three share one binning.
-    blind=dict.fromkeys(
-        (h.name for h in HISTOGRAMS), (windows_span(STAT_MODEL, HISTOGRAMS[0].axes[0].edges),)
-    ),
+    # of the search range reach beyond it), in each of the three mass estimators.
+    blind={name: (windows_span(STAT_MODEL, axis.edges),) for name, axis in AXES.items()},
     statistical_model=STAT_MODEL,
 )
