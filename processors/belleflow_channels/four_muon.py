@@ -23,7 +23,16 @@ from belleflow.processor import Channel
 from belleflow.spec import ClassifierStep, EventView, Histogram, Result, resolution_axis
 from belleflow.training.trainer import TrainingSpec
 
-__all__ = ["CUTS", "FEATURES", "HIST_RANGE", "MASS_RANGE", "RESOLUTION", "VETOES", "channel"]
+__all__ = [
+    "CUTS",
+    "FEATURES",
+    "HIST_RANGE",
+    "MASS_RANGE",
+    "RESOLUTION",
+    "STAT_MODELS",
+    "VETOES",
+    "channel",
+]
 
 #: Search range of the dimuon mass (GeV), as the paper: from 2 m_mu to 9 GeV.
 MASS_RANGE = (0.212, 9.0)
@@ -191,7 +200,7 @@ def _stat_model(signal_model: str) -> StatModel:
 
 #: One statistical model per signal model (the paper limits both).
 STAT_MODELS = {m: _stat_model(m) for m in ("zprime_lmu_ltau", "muonphilic_scalar")}
-M_MUMU_AXIS = resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label="m(mu+mu-) [GeV]")
+_M_MUMU_AXIS = resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label="m(mu+mu-) [GeV]")
 
 channel = Channel(
     name="four_muon",
@@ -218,7 +227,7 @@ channel = Channel(
         # The paper's candidate cut: mass range, vetoes and classifier together.
         step="candidate",
     ),
-    histograms=(Histogram("m_mumu", (M_MUMU_AXIS,)),),
+    histograms=(Histogram("m_mumu", (_M_MUMU_AXIS,)),),
     systematics=(
         systematics.pid("legs", identified="muons"),
         systematics.tracking(4),
@@ -227,6 +236,6 @@ channel = Channel(
     ),
     # Data stay blind wherever a window of the scan counts them: the windows at the
     # ends of the search range reach beyond it.
-    blind={"m_mumu": (windows_span(STAT_MODELS["zprime_lmu_ltau"], M_MUMU_AXIS.edges),)},
+    blind={"m_mumu": (windows_span(STAT_MODELS["zprime_lmu_ltau"], _M_MUMU_AXIS.edges),)},
     statistical_model=STAT_MODELS,
 )

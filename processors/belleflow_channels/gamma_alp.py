@@ -31,6 +31,7 @@ __all__ = [
     "MIN_PHOTON_E_CM",
     "PHOTON_EFFICIENCY",
     "RESOLUTION",
+    "STAT_MODEL",
     "SWITCH_MASS",
     "channel",
     "preselect",
@@ -139,7 +140,7 @@ STAT_MODEL = StatModel(
     cl=0.95,
 )
 #: The three mass estimators: m_alp is m_gg or m_recoil, per candidate.
-AXES = {
+_AXES = {
     "m_alp": _axis("m_alp", r"$m_{a}$ candidate [GeV]"),
     "m_gg": _axis("m_gg", r"$m_{\gamma\gamma}$ [GeV]"),
     "m_recoil": _axis("m_recoil", r"$m_{\rm recoil}(\gamma)$ [GeV]"),
@@ -152,13 +153,13 @@ channel = Channel(
     experiments=("Belle II",),
     preselect=preselect,
     select=select,
-    histograms=tuple(Histogram(name, (axis,)) for name, axis in AXES.items()),
+    histograms=tuple(Histogram(name, (axis,)) for name, axis in _AXES.items()),
     systematics=(
         systematics.PHOTON_ENERGY_SCALE,
         systematics.efficiency("photon_efficiency", PHOTON_EFFICIENCY, 3),
     ),
     # Data stay blind wherever a window of the scan counts them (the windows at the ends
     # of the search range reach beyond it), in each of the three mass estimators.
-    blind={name: (windows_span(STAT_MODEL, axis.edges),) for name, axis in AXES.items()},
+    blind={name: (windows_span(STAT_MODEL, axis.edges),) for name, axis in _AXES.items()},
     statistical_model=STAT_MODEL,
 )

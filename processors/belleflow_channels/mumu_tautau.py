@@ -33,6 +33,7 @@ __all__ = [
     "GRID",
     "RECOIL_RANGE",
     "RESOLUTION",
+    "STAT_MODELS",
     "channel",
     "preselect",
     "select",
@@ -259,7 +260,7 @@ STAT_MODELS = {
     ),
     "scalar_mumu_tautau": _stat_model("scalar_mumu_tautau", "coupling:xi", scalar_reference_fb),
 }
-M_RECOIL_AXIS = resolution_axis(
+_M_RECOIL_AXIS = resolution_axis(
     "m_recoil", RESOLUTION, *RECOIL_RANGE, label=r"$M_{recoil}(\mu^+\mu^-)$ [GeV]"
 )
 
@@ -287,7 +288,7 @@ channel = Channel(
         mass="m_recoil",
     ),
     histograms=(
-        Histogram("m_recoil", (M_RECOIL_AXIS,)),
+        Histogram("m_recoil", (_M_RECOIL_AXIS,)),
         Histogram(
             "m_rest",
             (hist.axis.Regular(100, 0.0, 10.0, name="m_rest", label="M(other pair) [GeV]"),),
@@ -297,6 +298,6 @@ channel = Channel(
     systematics=(systematics.pid("legs"), systematics.tracking(4), systematics.MOMENTUM_SCALE),
     # Data stay blind wherever a window of the scan counts them: the windows at the
     # ends of the search range reach beyond it.
-    blind={"m_recoil": (windows_span(STAT_MODELS["zprime_mumu_tautau"], M_RECOIL_AXIS.edges),)},
+    blind={"m_recoil": (windows_span(STAT_MODELS["zprime_mumu_tautau"], _M_RECOIL_AXIS.edges),)},
     statistical_model=STAT_MODELS,
 )
