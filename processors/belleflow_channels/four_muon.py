@@ -200,7 +200,7 @@ def _stat_model(signal_model: str) -> StatModel:
 
 #: One statistical model per signal model (the paper limits both).
 STAT_MODELS = {m: _stat_model(m) for m in ("zprime_lmu_ltau", "muonphilic_scalar")}
-_M_MUMU_AXIS = resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label="m(mu+mu-) [GeV]")
+_M_MUMU_AXIS = resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label=r"$m(\mu^+\mu^-)$ [GeV]")
 
 channel = Channel(
     name="four_muon",
