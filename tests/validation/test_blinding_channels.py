@@ -44,6 +44,7 @@ def _process(name: str, path: Path, detector: dict[str, str], *, unblind: bool) 
     return load_channel(name).make_processor().process(events)["histograms"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_blinded_data_shows_no_window_and_no_variation(name: str, tmp_path: Path) -> None:
     model_key, generator, parameters, n_events, detector = CASES[name]
