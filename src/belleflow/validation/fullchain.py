@@ -351,8 +351,8 @@ def chain_checks(
         )
         label = f"seed {run.seed}"
         n_window = round(fit["n_obs"])
-        runs = ", ".join(f"{lo:.4g}-{hi:.4g}" if hi > lo else f"{lo:.4g}" for lo, hi in top)
-        where = f"Z = {z_peak:.2f}, top {runs} GeV ({distance:.1f} sigma off)"
+        top_text = ", ".join(f"{lo:.4g}-{hi:.4g}" if hi > lo else f"{lo:.4g}" for lo, hi in top)
+        where = f"Z = {z_peak:.2f}, top {top_text} GeV ({distance:.1f} sigma off)"
         checks += [
             Check(
                 "chain",
