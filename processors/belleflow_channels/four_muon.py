@@ -216,7 +216,7 @@ channel = Channel(
     histograms=(
         Histogram(
             "m_mumu",
-            (resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label="m(mu+mu-) [GeV]"),),
+            (resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label=r"$m(\mu^+\mu^-)$ [GeV]"),),
         ),
     ),
     systematics=(

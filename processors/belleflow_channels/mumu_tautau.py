@@ -287,7 +287,7 @@ channel = Channel(
         ),
         Histogram(
             "m_rest",
-            (hist.axis.Regular(100, 0.0, 10.0, name="m_rest", label="M(other pair) [GeV]"),),
+            (hist.axis.Regular(100, 0.0, 10.0, name="m_rest", label=r"$M$(other pair) [GeV]"),),
             varied=False,
         ),
     ),

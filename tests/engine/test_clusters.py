@@ -24,7 +24,12 @@ from belleflow import demo
 from belleflow.cli import app
 from belleflow.engine import executors as executors_module
 from belleflow.engine import run_channels
-from belleflow.engine.executors import LOOPBACK, TuneAllocatorPlugin, local_cluster
+from belleflow.engine.executors import (
+    LOOPBACK,
+    IgnoreInterruptsPlugin,
+    TuneAllocatorPlugin,
+    local_cluster,
+)
 from belleflow.limits.scan import run_scan
 from belleflow.processor import Channel
 
@@ -55,7 +60,7 @@ def _assert_tuned(calls: list[dict[str, Any]]) -> None:
     assert options["processes"] is True
     assert options["config"]["distributed"]["worker"]["profile"]["enabled"] is False
     assert options["config"]["distributed"]["admin"]["system-monitor"]["gil"]["enabled"] is False
-    assert [type(p) for p in options["plugins"]] == [TuneAllocatorPlugin]
+    assert {type(p) for p in options["plugins"]} == {TuneAllocatorPlugin, IgnoreInterruptsPlugin}
 
 
 def test_run_starts_the_tuned_cluster(

@@ -56,6 +56,8 @@ def test_sigint_stops_reports_and_resume_continues(
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stdout + stderr
+    # Nor the workers' warnings for each task the client cancelled (IgnoreInterruptsPlugin).
+    assert "CancelledError" not in stdout + stderr
     assert stderr.strip().splitlines()[-1].startswith("interrupted: the report in")
     report = json.loads((out / "slow" / "report.json").read_text())
     assert report["complete"] is False

@@ -13,8 +13,11 @@ from belleflow.cli import app
 DATASETS = Path(__file__).parents[2] / "datasets"
 
 
-@pytest.mark.slow  # a production, a run, and a null and an injected chain: minutes on 2 cores
-def test_validate_runs_every_study_and_writes_its_outputs(
+# The reduced validation CI blocks on (docs/validation.md): a production, a run, the toy studies
+# and a null and an injected chain, about 7 minutes on 2 cores. `.ci/run` selects it with
+# `-m validation` once; the fast suite leaves it out.
+@pytest.mark.validation
+def test_reduced_validation_passes_and_writes_every_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("BELLEFLOW_DATA_ROOT", raising=False)
@@ -41,8 +44,6 @@ def test_validate_runs_every_study_and_writes_its_outputs(
             str(catalogue),
             "--out",
             str(out),
-            "--workers",
-            "1",
             "--no-progress",
         ],
     )
@@ -57,22 +58,16 @@ def test_validate_runs_every_study_and_writes_its_outputs(
             "--catalogue",
             str(catalogue),
             "--reduced",
-            "--toys",
-            "50",
-            "--points",
-            "10",
-            "--injections",
-            "1",
             "--no-progress",
         ],
     )
-    assert result.exit_code in (0, 1), result.output
+    # Every check must pass on this production (issue 9): exit 1 is a failed check.
+    assert result.exit_code == 0, result.output
     folder = out / "four_muon" / "validation"
     report = json.loads((folder / "validation.json").read_text())
     studies = {c["study"] for c in report["checks"]}
     assert studies == {"injection", "coverage", "bias", "null", "chain"}
-    # The exit code says whether every check passed, and the table says which did not.
-    assert report["passed"] == (result.exit_code == 0)
+    assert report["passed"]
     for check in report["checks"]:
         assert check["name"] in result.output
     assert "fitted / injected strength" in (folder / "validation.md").read_text()

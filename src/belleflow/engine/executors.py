@@ -591,9 +591,9 @@ def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs:
 
     One single-threaded worker process per core by default. Every worker,
     including those an adaptive cluster starts later, gets
-    :data:`LOCAL_CLUSTER_CONFIG` (no statistical profiler, no GIL monitor)
-    and :class:`TuneAllocatorPlugin` (the allocator setting Dask's nanny
-    imposes is undone); scheduler, workers and dashboard listen on
+    :data:`LOCAL_CLUSTER_CONFIG` (no statistical profiler, no GIL monitor),
+    :class:`TuneAllocatorPlugin` (the allocator setting Dask's nanny imposes
+    is undone) and :class:`IgnoreInterruptsPlugin` (Ctrl-C is the client's); scheduler, workers and dashboard listen on
     :data:`LOOPBACK` only (port 8787 for the dashboard, or a free one), over
     TLS when ``security`` is a ``distributed.Security``. Keyword arguments go
     to ``LocalCluster``. Use it as a context manager.
@@ -617,12 +617,13 @@ def local_cluster(workers: int | None = None, *, security: Any = None, **kwargs:
         # Nanny options: they apply to every worker, also those started later. A
         # Nanny's config replaces whole top-level sections: give it all of it.
         "config": dask.config.merge(dask.config.config, _nested(LOCAL_CLUSTER_CONFIG)),
-        "plugins": {TuneAllocatorPlugin()},
+        "plugins": {TuneAllocatorPlugin(), IgnoreInterruptsPlugin()},
         **kwargs,
     }
     if security is not None:
         options.update(security=security, protocol="tls://")
-    return distributed.LocalCluster(**options)
+    with _sigint_ignored():
+        return distributed.LocalCluster(**options)
 
 
 def _dashboard_address(port: int = 8787) -> str:
@@ -664,12 +665,27 @@ def check_reachable(
         raise ClusterError(msg) from None
 
 
+class _CancelledTasks(logging.Filter):
+    """Drops a worker's "Async instruction ... ended with CancelledError" warnings.
+
+    A worker logs one for every task still running when its client cancels
+    it, which happens on a LocalCluster only when the run was interrupted or
+    failed; the run itself says so in one line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "ended with CancelledError" not in record.getMessage()
+
+
 class IgnoreInterruptsPlugin(WorkerPlugin):
-    """Worker plugin for the engine's own LocalCluster: workers ignore SIGINT.
+    """Worker plugin of every LocalCluster the project starts: workers leave Ctrl-C to the client.
 
     Ctrl-C reaches the whole process group; the run (its client) handles it,
-    writes its report and stops the cluster, and workers killed by the same
-    signal would only print their tracebacks.
+    writes its report and stops the cluster. Workers that took the signal
+    too, or warned about each task the client cancelled, would only print
+    tracebacks and warnings under the run's one-line message. Workers
+    :func:`local_cluster` starts are born ignoring SIGINT; this covers the
+    ones an adaptive cluster starts later.
     """
 
     name = "belleflow-ignore-interrupts"
@@ -678,6 +694,26 @@ class IgnoreInterruptsPlugin(WorkerPlugin):
         """Called by distributed in each worker (in its main thread)."""
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        logging.getLogger("distributed.worker.state_machine").addFilter(_CancelledTasks())
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are spawned, so that they inherit it.
+
+    An ignored signal is the one disposition that survives ``exec``, and
+    Python keeps it: a worker spawned now cannot be killed by a Ctrl-C meant
+    for the client while it is still importing (a wall of tracebacks). A
+    Ctrl-C in these seconds is lost; the next one stops the run.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _connect(distributed: Any, address: str, security: Any) -> Any:
@@ -737,7 +773,6 @@ def open_client(
             if adaptive:
                 cluster.adapt(minimum=adaptive[0], maximum=adaptive[1])
             client = stack.enter_context(_connect(distributed, cluster, security))
-            client.register_plugin(IgnoreInterruptsPlugin())
             stack.callback(nanny_log.setLevel, logging.ERROR)
         elif executor == "gateway":
             spec = load_cluster_spec("gateway", cluster_config, overrides)

@@ -1,10 +1,12 @@
 """``compute_limits``: from a channel's histograms to limits, workspaces and plots.
 
 Examples:
-    A background-free counting search (histograms built on the spot):
+    A background-free counting search (histograms built on the spot): no
+    simulated background event passes, so the window's background is the
+    floor of one simulated event of weight 0.01, and no data event is seen:
 
     >>> import hist, tempfile
-    >>> from belleflow.limits.model import Resolution, StatModel
+    >>> from belleflow.limits.model import Background, Resolution, StatModel
     >>> h = hist.Hist(
     ...     hist.axis.StrCategory(["data", "zp_m1_ctau0", "zp_m2_ctau0"], name="process"),
     ...     hist.axis.StrCategory(["nominal"], name="variation"),
@@ -14,7 +16,7 @@ Examples:
     >>> _ = h.fill("zp_m2_ctau0", "nominal", [2.0] * 10)
     >>> model = StatModel(channel="toy", observable="m", mass_range=(1.0, 1.0),
     ...                   resolution=Resolution(polynomial=[0.05]), signal_model="zp",
-    ...                   window=3.0, cl=0.9)
+    ...                   window=3.0, cl=0.9, background=Background(floor_weight=0.01))
     >>> result = compute_limits(model, {"m": h}, out_dir=tempfile.mkdtemp(), plots=False)
     >>> p = result.points[0]
     >>> p.method, round(p.observed * p.s_per_fb, 2)

@@ -30,7 +30,7 @@ least three signal events.
 
 Examples:
     >>> round(injected_events(0.5, 4.0), 2)
-    5.04
+    4.92
 """
 
 from __future__ import annotations
