@@ -9,14 +9,17 @@ from typing import Any
 
 import awkward as ak
 import hist
+import numpy as np
 import pytest
 
+from belleflow import processor as processor_module
 from belleflow import selection, systematics
 from belleflow.channels import available_channels, load_channel
 from belleflow.cuts import Cuts
 from belleflow.limits.model import Resolution, StatModel
-from belleflow.processor import Channel
+from belleflow.processor import Channel, nominal_twins
 from belleflow.spec import EventView, Histogram, Result
+from belleflow.training.evaluate import Classifier
 from belleflow.training.samples import make_sample, open_sample
 
 
@@ -169,3 +172,55 @@ def test_declared_processors_pickle() -> None:
     for info in available_channels():
         processor = load_channel(info.name).make_processor()
         assert type(pickle.loads(pickle.dumps(processor))) is type(processor)
+
+
+def test_nominal_twins_are_the_same_candidate_with_the_same_features() -> None:
+    # 3 events per block, 2 blocks. Nominal: event 0 (2 candidates), event 2 (1).
+    # Block 1: event 0 (2 candidates, the second one changed), event 1 (no
+    # nominal copy), event 2 (2 candidates: not the nominal count).
+    x = np.array(
+        [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [1.0, 2.0], [3.0, 4.5], [7.0, 8.0], [5.0, 6.0], [0, 0]]
+    )
+    counts = np.array([2, 1, 2, 1, 2])
+    events = np.array([0, 2, 3, 4, 5])
+    assert nominal_twins(x, counts, events, 3).tolist() == [-1, -1, -1, 0, -1, -1, -1, -1]
+    nan = np.array([[np.nan], [np.nan]])
+    assert nominal_twins(nan, np.array([1, 1]), np.array([0, 1]), 1).tolist() == [-1, -1]
+    empty = np.zeros((0, 2))
+    assert nominal_twins(empty, np.array([0, 0]), np.array([0, 1]), 1).tolist() == []
+
+
+def test_unchanged_candidates_of_a_shift_take_the_nominal_score(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """four_muon's features are track features: the photon-energy blocks repeat nominal rows."""
+    path = make_sample(tmp_path / "4mu.root", "mumumumu", 150, seed=5)
+    events = open_sample(path, sample="s")
+    rows: list[int] = []
+    predict = Classifier.predict
+
+    def counting(self: Classifier, x: Any) -> Any:
+        rows.append(len(x))
+        return predict(self, x)
+
+    monkeypatch.setattr(Classifier, "predict", counting)
+    channel = load_channel("four_muon")
+    shared = channel.make_processor().process(events)
+    evaluated = sum(rows)
+    rows.clear()
+    monkeypatch.setattr(
+        processor_module, "nominal_twins", lambda x, *_: np.full(len(x), -1, dtype=np.int64)
+    )
+    every = channel.make_processor().process(events)
+    # Nominal, two momentum and two photon-energy blocks: the photon blocks are not evaluated.
+    assert 0 < evaluated <= 0.65 * sum(rows)
+    cutflows = [{k: v.tolist() for k, v in out["cutflow"]["s"].items()} for out in (shared, every)]
+    assert cutflows[0] == cutflows[1]
+    assert cutflows[0]["candidate"][0] > 0
+    for name, h in every["histograms"].items():
+        got = shared["histograms"][name]
+        assert got.axes == h.axes
+        assert got.values(flow=True).tolist() == h.values(flow=True).tolist()
+        assert got.variances(flow=True).tolist() == h.variances(flow=True).tolist()
+    variations = list(every["histograms"]["m_mumu"].axes["variation"])
+    assert {"photon_energy_scale_up", "momentum_scale_up"} <= set(variations)

@@ -92,6 +92,7 @@ __all__ = [
     "finalise_histogram",
     "finalise_output",
     "flat_values",
+    "nominal_twins",
 ]
 
 #: Keys the engine adds to ``events.metadata`` for every chunk.
@@ -477,6 +478,50 @@ def _block(cuts: Cuts, result: Result | None, start: int, stop: int) -> tuple[Cu
     )
 
 
+def nominal_twins(
+    x: np.ndarray[Any, Any],
+    counts: np.ndarray[Any, Any],
+    events: np.ndarray[Any, Any],
+    n: int,
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Per candidate row of a stacked pass: its identical row in the nominal block, else -1.
+
+    Event ``i`` of block ``k`` is stacked event ``k * n + i``
+    (:meth:`EventView.stack`). A row of block ``k > 0`` has a twin when the
+    same event has the same number of candidates in the nominal block and
+    the candidate at the same position has exactly the same features (NaN
+    never equals: such rows get no twin).
+
+    Args:
+        x: Features, one row per candidate of the events, flattened in order.
+        counts: Candidates per event.
+        events: Stacked position of each event, ascending.
+        n: Events per block.
+
+    Returns:
+        Row index of the twin in ``x``, or -1.
+
+    Examples:
+        >>> x = np.array([[1.0], [2.0], [1.0], [5.0], [7.0]])
+        >>> nominal_twins(x, np.array([2, 2, 1]), np.array([0, 2, 3]), 2)
+        array([-1, -1,  0, -1, -1])
+    """
+    starts = np.cumsum(counts) - counts
+    nominal = events < n
+    position = np.full(n, -1, dtype=np.int64)
+    position[events[nominal]] = np.flatnonzero(nominal)
+    twin_event = position[events % n]
+    has_twin = ~nominal & (twin_event >= 0)
+    has_twin[has_twin] = counts[twin_event[has_twin]] == counts[has_twin]
+    row_event = np.repeat(np.arange(len(counts)), counts)
+    rows = np.flatnonzero(has_twin[row_event])
+    twin_rows = starts[twin_event[row_event[rows]]] + (rows - starts[row_event[rows]])
+    same = np.all(x[rows] == x[twin_rows], axis=1)
+    twin = np.full(len(x), -1, dtype=np.int64)
+    twin[rows[same]] = twin_rows[same]
+    return twin
+
+
 def _candidates_at(channel: str, cuts: Cuts, result: Result) -> Any:
     """The selected candidates of the events the result's columns are given for."""
     candidates = cuts.selected_candidates()
@@ -533,21 +578,41 @@ class DeclaredProcessor(ChannelProcessor):
             if result is None:
                 cuts.require(step.step, np.zeros(len(view), dtype=bool))
             else:
-                cuts.require(step.step, self._classifier_cut(step, cuts, result), at=result.at)
+                passed = self._classifier_cut(step, cuts, result, view.blocks)
+                cuts.require(step.step, passed, at=result.at)
         return cuts, result
 
-    def _classifier_cut(self, step: ClassifierStep, cuts: Cuts, result: Result) -> Any:
-        """Per candidate: passes every candidate cut and scores above the working point."""
+    def _classifier_cut(
+        self, step: ClassifierStep, cuts: Cuts, result: Result, blocks: int = 1
+    ) -> Any:
+        """Per candidate: passes every candidate cut and scores above the working point.
+
+        In a stacked pass of ``blocks`` copies of the events, a candidate whose
+        features equal those of the same candidate in the nominal block (a
+        shift that does not touch them, e.g. the photon energy scale for track
+        features) takes the nominal score instead of being evaluated again.
+        """
         model = shipped_classifier(step.model, self.channel.name)
         candidates = _candidates_at(self.channel.name, cuts, result)
+        counts = np.asarray(ak.to_numpy(ak.num(candidates, axis=1)), dtype=np.int64)
         selected = event_mask(ak.flatten(candidates))
         passed = np.zeros(len(selected), dtype=bool)
         if selected.any():
-            # Only the candidates that can still pass are evaluated.
             x = np.stack([_flat(result.candidates[f]) for f in model.features], axis=1)
-            x = np.asarray(x[selected], dtype=np.float64)
-            passed[selected] = model.predict(x) >= model.threshold
-        return ak.unflatten(passed, ak.num(candidates, axis=1))
+            # Only the candidates that can still pass and have no evaluated twin are evaluated.
+            twin = np.full(len(selected), -1, dtype=np.int64)
+            if blocks > 1:
+                n = len(cuts.event)
+                at = np.arange(n) if result.at is None else np.flatnonzero(event_mask(result.at))
+                twin = nominal_twins(x, counts, at, n // blocks)
+            reuse = selected & (twin >= 0)
+            reuse[reuse] = selected[twin[reuse]]
+            evaluate = selected & ~reuse
+            if evaluate.any():
+                scores = model.predict(np.asarray(x[evaluate], dtype=np.float64))
+                passed[evaluate] = scores >= model.threshold
+            passed[reuse] = passed[twin[reuse]]
+        return ak.unflatten(passed, counts)
 
     def process_chunk(self, events: Any, chunk: ChunkContext) -> None:
         """Preselect, select, classify, fill; weight variations and shifts for simulation.

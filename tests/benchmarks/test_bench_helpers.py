@@ -155,3 +155,17 @@ def test_rdataframe_selects_the_same_events(bench: ModuleType, four_muons: Path)
         rdf = bench.rdataframe([str(four_muons)])
     assert reference["cutflow"]["candidate"] > 0
     assert bench.compare(reference, rdf) == []
+
+
+@pytest.mark.parametrize("channel", ["tautau_phil", "dark_higgsstrahlung"])
+def test_a_belle_channel_has_nothing_to_measure_in_the_belle_ii_large_files(
+    throughput: ModuleType, channel: str, tmp_path: Path
+) -> None:
+    catalogue = tmp_path / "large.yaml"
+    catalogue.write_text(throughput.LARGE_CATALOGUE.format(root=tmp_path))
+    # No file exists: planning finds no sample of the channel's experiment, so
+    # nothing is opened or run.
+    result = throughput.measure(
+        channel, "large", catalogue, data_root=tmp_path, maxchunks=None, steady_chunks=1
+    )
+    assert result is None
