@@ -156,6 +156,24 @@ def test_statistical_model_systematics_come_from_the_declaration() -> None:
         dataclasses.replace(channel, statistical_model=other)
 
 
+def test_data_are_blind_wherever_a_scan_window_counts() -> None:
+    """The windows at the ends of the search range (1-2) reach whole bins beyond it."""
+    model = StatModel(
+        channel="toy",
+        observable="px",
+        mass_range=(1.0, 2.0),
+        resolution=Resolution(polynomial=[0.3]),
+        signal_model="toy",
+    )
+    channel = dataclasses.replace(_channel([]), statistical_model=model)
+    assert channel.blind == {"px": ((0.0, 3.0),)}
+    declared = dataclasses.replace(_channel([]), statistical_model=model, blind={"px": [(4, 5)]})
+    assert declared.blind == {"px": ((4, 5), (0.0, 3.0))}
+    assert declared.make_processor().windows() == declared.blind
+    with pytest.raises(ValueError, match="blinds 'py', which no histogram fills"):
+        dataclasses.replace(_channel([]), blind={"py": model})
+
+
 def test_a_channel_needs_a_selection() -> None:
     with pytest.raises(ValueError, match="either select or processor_class"):
         Channel(name="x", description="", skim="s", experiments=())

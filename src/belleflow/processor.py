@@ -74,6 +74,7 @@ from coffea.processor import ProcessorABC
 from belleflow.cuts import Cuts, event_mask
 from belleflow.limits.model import StatModel
 from belleflow.limits.model import Systematic as ModelSystematic
+from belleflow.limits.workspace import windows_span
 from belleflow.naming import NOMINAL
 from belleflow.selection import scatter
 from belleflow.spec import ClassifierStep, EventView, Histogram, Result, StackBlock
@@ -556,8 +557,8 @@ class DeclaredProcessor(ChannelProcessor):
         return {h.name: h.axes for h in self.channel.histograms}
 
     def windows(self) -> Mapping[str, Sequence[Window]]:
-        """The declared blinded windows."""
-        return self.channel.blind
+        """The blinded windows: declared, and every statistical model's (:class:`Channel`)."""
+        return {k: v for k, v in self.channel.blind.items() if not isinstance(v, StatModel)}
 
     def preselected(self, events: Any) -> tuple[Cuts, np.ndarray[Any, Any], EventView]:
         """The preselection's cuts, the positions of the events passing it and their view."""
@@ -728,8 +729,9 @@ class Channel:
     :meth:`Cuts.require <belleflow.cuts.Cuts.require>` as a cutflow step,
     applies the classifier, fills ``histograms`` with the events and
     candidates that pass every step, fills the weight variations, evaluates
-    ``select`` under each shift (never for data), and blinds data inside
-    ``blind``. ``docs/writing-a-channel.md`` walks through one.
+    ``select`` under each shift (never for data), and blinds data wherever a
+    statistical model's scan counts them. ``docs/writing-a-channel.md`` walks
+    through one.
 
     Attributes:
         name: Channel name (as registered in the ``belleflow.channels`` entry points).
@@ -748,8 +750,12 @@ class Channel:
         systematics: Weight variations and shifts (simulation only). The
             statistical models list them (do not repeat them there).
         classifier: The classifier cut, after ``select`` (None: no classifier).
-        blind: Observable -> windows ``(low, high)``: data values inside are
-            not filled unless the run is unblinded.
+        blind: Observable -> windows ``(low, high)``, or a statistical model
+            whose scan windows cover it: data values inside are not filled
+            unless the run is unblinded. Every histogram axis that is a
+            statistical model's observable is blinded wherever the model's
+            windows count (they reach beyond its search range) without being
+            declared here; after ``__post_init__`` this holds every window.
         statistical_model: One :class:`~belleflow.limits.model.StatModel` or
             a mapping of them; their ``systematics`` are set from ``systematics``.
         signal_region_cut: The cut of the cutflow that defines the signal
@@ -772,7 +778,7 @@ class Channel:
     histograms: tuple[Histogram, ...] = ()
     systematics: tuple[Systematic, ...] = ()
     classifier: ClassifierStep | None = None
-    blind: Mapping[str, Sequence[Window]] = field(default_factory=dict)
+    blind: Mapping[str, Sequence[Window] | StatModel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         declared = self.processor_class is DeclaredProcessor
@@ -785,6 +791,33 @@ class Channel:
         # configuration: the declaration's module stands for the channel.
         object.__setattr__(self, "options", {"declaration": _module_hash(self.select)})
         object.__setattr__(self, "statistical_model", self._with_systematics())
+        object.__setattr__(self, "blind", self._blinded())
+
+    def _blinded(self) -> dict[str, tuple[Window, ...]]:
+        """The declared windows, and the span of every scan's windows on its observable's axes."""
+        out: dict[str, list[Window]] = {}
+
+        every_axis: list[Any] = [a for h in self.histograms for a in h.axes]
+
+        def scan(observable: str, model: StatModel) -> None:
+            axes = [a for a in every_axis if a.name == observable]
+            if not axes:
+                msg = f"channel {self.name!r}: blinds {observable!r}, which no histogram fills"
+                raise ValueError(msg)
+            for axis in axes:
+                span = windows_span(model, np.asarray(axis.edges, dtype=np.float64))
+                out.setdefault(observable, []).append(span)
+
+        for observable, windows in self.blind.items():
+            if isinstance(windows, StatModel):
+                scan(observable, windows)
+            else:
+                out.setdefault(observable, []).extend((lo, hi) for lo, hi in windows)
+        models = self.statistical_model
+        for model in models.values() if isinstance(models, Mapping) else [models]:
+            if isinstance(model, StatModel) and any(a.name == model.observable for a in every_axis):
+                scan(model.observable, model)
+        return {observable: tuple(windows) for observable, windows in out.items()}
 
     def make_processor(self) -> ChannelProcessor:
         """A fresh processor instance for one run."""

@@ -49,11 +49,13 @@ def toy_histogram(
     signal_scale: dict[float, float] | None = None,
     data: np.ndarray | None = None,
     signal_events: float = 1e6,
+    background_weight: float = 0.05,
 ) -> hist.Hist:
     """process x variation x m: flat background (MC weight 0.05), Gaussian signals, data.
 
     ``signal_scale`` multiplies the signal of chosen grid masses (a wrong model).
-    Each signal grid point is ``signal_events`` simulated events.
+    Each signal grid point is ``signal_events`` simulated events; each simulated
+    background event weighs ``background_weight``.
     """
     slices = {"bkg": np.full(EDGES.size - 1, background_per_bin)}
     for mass in GRID:
@@ -70,7 +72,7 @@ def toy_histogram(
     )
     view = h.view()
     for i, (name, counts) in enumerate(slices.items()):
-        weight = counts.sum() / signal_events if name.startswith("zp") else 0.05
+        weight = counts.sum() / signal_events if name.startswith("zp") else background_weight
         view["value"][i, 0] = counts
         view["variance"][i, 0] = counts * weight
     return h

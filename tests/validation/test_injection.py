@@ -17,19 +17,23 @@ from belleflow.validation.injection import (
     leave_out,
     run_injection,
 )
+from belleflow.validation.windows import background_per_bin
 
 from .conftest import MakeTable, toy_model
 
 N_TOYS = 400
 
 
-def _inject(table: HistogramTable, mass: float = 1.5, seed: int = 3) -> InjectionToys:
+def _inject(
+    table: HistogramTable, mass: float = 1.5, seed: int = 3, background: np.ndarray | None = None
+) -> InjectionToys:
     points = dict(interior_grid_points(toy_model(), table))
     point = next(p for p in points if p.mass == mass)
     # Six fitted counts per asymptotic window keep the test fast; the interpolation is smooth.
     return run_injection(
-        toy_model(), table, point, points[point], n_toys=N_TOYS, seed=seed, max_fits=6
-    )
+        toy_model(), table, point, points[point], n_toys=N_TOYS, seed=seed, max_fits=6,
+        background=background,
+    )  # fmt: skip
 
 
 def test_interior_grid_points_skip_the_ends_and_vetoed_masses(make_table: MakeTable) -> None:
@@ -107,6 +111,23 @@ def test_simulation_statistics_enter_the_tolerance(make_table: MakeTable) -> Non
     many = _inject(make_table(0.1, signal_scale=off))
     assert many.mc_error < 0.01
     assert not {c.name: c for c in injection_checks([many])}["fitted / injected strength"].passed
+
+
+def test_background_simulation_statistics_enter_the_tolerance(make_table: MakeTable) -> None:
+    """A true background 30 % above the model's passes where the simulation is sparse, not dense.
+
+    The window holds 32 background events; simulated at a weight of 0.5 (64 events,
+    +-4.0) the truth is 2.4 simulation errors away, at 1e-4 it is 170.
+    """
+    for weight, passes in ((0.5, True), (1e-4, False)):
+        table = make_table(2.0, background_weight=weight)
+        inj = _inject(table, background=1.3 * background_per_bin(table))
+        assert inj.b_true == pytest.approx(1.3 * inj.b_model, rel=0.02)
+        assert inj.b_mc_error == pytest.approx((inj.b_model * weight) ** 0.5, rel=0.05)
+        assert inj.ratio[0] > 1.3  # the fit takes the extra background for signal
+        checks = {c.name: c for c in injection_checks([inj])}
+        assert checks["fitted / injected strength"].passed is passes
+        assert checks["pull mean"].passed is passes
 
 
 def test_a_point_without_signal_in_its_window_is_an_error(make_table: MakeTable) -> None:

@@ -7,11 +7,12 @@ small, for their discreteness:
 - injection: ``mu_hat / mu_inj`` within 10 % of 1 plus three standard errors
   at every left-out grid point (the 10 % is the interpolation between grid
   points; the error combines the toys' with the simulation statistics of
-  the injected and the interpolated in-window yields, ``mc_error``);
+  the injected and the interpolated in-window yields, ``mc_error``, and of
+  the window's simulated background, ``b_mc_error``);
   pull mean and width within ``0.1 + 3 w / sqrt(N)`` and
   ``0.1 + 3 w / sqrt(2 N)`` of the band a correct model gives (0 and 1 for
   many events; for a few, computed exactly from the Poisson distribution;
-  the band: true in-window signal within three ``mc_error`` of the model's);
+  the band: true rate within three of those simulation errors of the model's);
   the true signal excluded in at most ``1 - CL`` of the toys (+3 binomial errors);
 - coverage: at least the nominal rate (68.3 %, 95.4 %) less 5 %, averaged
   over the hypotheses (CLs and discrete counts over-cover by construction);
@@ -90,9 +91,9 @@ def injection_checks(injections: list[InjectionToys]) -> list[Check]:
     """Signal strength, pulls and exclusion of the true signal at the left-out grid points."""
     if not injections:
         return []
-    # Toy error and simulation statistics (relative to the ratio itself) combined.
+    # Toy error and simulation statistics (signal and background) combined.
     ratios = [
-        (inj, r, math.hypot(e, r * inj.mc_error))
+        (inj, r, math.hypot(e, inj.strength_mc_error))
         for inj, (r, e) in ((i, i.ratio) for i in injections)
     ]
     worst = max(ratios, key=lambda r: abs(r[1] - 1.0) - 3 * r[2])

@@ -50,7 +50,12 @@ from belleflow.limits.histograms import HistogramTable
 from belleflow.limits.model import StatModel
 from belleflow.limits.significance import asimov_significance
 from belleflow.naming import SignalPoint
-from belleflow.validation.windows import WindowEvaluator, background_per_bin, window_bins
+from belleflow.validation.windows import (
+    WindowEvaluator,
+    background_per_bin,
+    background_variance_per_bin,
+    window_bins,
+)
 
 __all__ = [
     "InjectionToys",
@@ -137,7 +142,10 @@ class InjectionToys:
     cl: float
     reference: tuple[float, float]  # pull mean and width a correct model gives (Poisson)
     mc_error: float = 0.0  # relative simulation-statistics uncertainty of s_model / s_true
-    # Pull (mean, width) a correct model gives at s_true = s_model x (1 -+ 3 mc_error).
+    # Simulation-statistics uncertainty (events) of the window's background, the toys' truth.
+    b_mc_error: float = 0.0
+    # Pull (mean, width) a correct model gives when the true rate is three simulation-statistics
+    # errors (signal and background combined) either side of the model's.
     reference_band: tuple[tuple[float, float], ...] = ()
 
     @property
@@ -145,6 +153,18 @@ class InjectionToys:
         """Mean ``mu_hat / mu_inj`` over the toys and its error."""
         values = self.mu_hat / self.mu_injected
         return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
+
+    @property
+    def strength_mc_error(self) -> float:
+        """Simulation-statistics error of the ratio: signal model and truth, and background.
+
+        A background off by ``db`` events moves the fitted strength by
+        ``db / (mu_inj s_model)`` of the injection.
+        """
+        ratio = self.ratio[0]
+        return math.hypot(
+            ratio * self.mc_error, self.b_mc_error / (self.mu_injected * self.s_model)
+        )
 
     @property
     def excluded(self) -> float:
@@ -172,6 +192,7 @@ class InjectionToys:
             "pull_width_expected": self.reference[1],
             "pull_reference_band": [list(r) for r in self.reference_band],
             "mc_error": self.mc_error,
+            "b_mc_error": self.b_mc_error,
             "mu_hat_over_injected": ratio,
             "mu_hat_over_injected_error": ratio_err,
             "median_z": float(np.median(self.z)),
@@ -220,14 +241,17 @@ def run_injection(
     truth = background_per_bin(table) if background is None else background
     b_true = float(truth[lo : hi + 1].sum())
     mc_error = _mc_error(model, table, reduced, point, label, (lo, hi))
+    b_mc_error = math.sqrt(float(background_variance_per_bin(model, table)[lo : hi + 1].sum()))
     evaluator = WindowEvaluator(hypothesis, model.cl)
     mu_inj = injected_events(evaluator.b, z_target) / s_true
     rng = np.random.default_rng(seed)
     counts = rng.poisson(b_true + mu_inj * s_true, size=n_toys).astype(np.int64)
     # What a correct model gives: counts as the model itself predicts them, over
     # all but 1e-6 of their Poisson distribution; and the same when the truth is
-    # three simulation-statistics errors either side of the model.
-    rates = [evaluator.b + mu_inj * evaluator.s * max(1.0 + k * mc_error, 0.0) for k in (0, -3, 3)]
+    # three simulation-statistics errors (signal and background) either side of the model.
+    expected = evaluator.b + mu_inj * evaluator.s
+    spread = math.hypot(mu_inj * evaluator.s * mc_error, b_mc_error)
+    rates = [max(expected + k * spread, 1e-9) for k in (0, -3, 3)]
     supports = [
         np.arange(int(poisson.ppf(1e-6, rate)), int(poisson.isf(1e-6, rate)) + 1) for rate in rates
     ]
@@ -264,6 +288,7 @@ def run_injection(
         cl=model.cl,
         reference=references[0],
         mc_error=mc_error,
+        b_mc_error=b_mc_error,
         reference_band=tuple(references),
     )
 
