@@ -128,6 +128,8 @@ def test_background_simulation_statistics_enter_the_tolerance(make_table: MakeTa
         checks = {c.name: c for c in injection_checks([inj])}
         assert checks["fitted / injected strength"].passed is passes
         assert checks["pull mean"].passed is passes
+    # Where the model's background is the truth's (dense simulation), nothing is allowed.
+    assert _inject(make_table(2.0, background_weight=0.5)).b_mc_error == 0.0
 
 
 def test_a_point_without_signal_in_its_window_is_an_error(make_table: MakeTable) -> None:
