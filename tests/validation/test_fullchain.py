@@ -142,6 +142,24 @@ def test_an_equal_excess_elsewhere_does_not_hide_the_injected_one(
     assert peak.value == 0.0
 
 
+@pytest.mark.parametrize(("offset", "passes"), [(1.07, True), (1.6, False)])
+def test_the_peak_is_placed_to_half_a_scan_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offset: float, passes: bool
+) -> None:
+    """Seen in tautau_phil's chain: 6 injected events in three neighbouring windows, and a
+    step of the background estimate between them puts the top 1.07 resolutions away."""
+    fit = {"mu_hat": 300.0, "error_low": 150.0, "error_high": 200.0, "pull": 0.0, "ratio": 1.0}
+    fit |= {"z_local": 6.5, "observed": 900.0, "expected_events": 3.0, "n_obs": 6}
+    monkeypatch.setattr(fullchain, "injected_fit", lambda *_: fit)
+    peak = 1.4 - offset * SIGMA
+    points = [{"mass": m, "ctau": 0.0, "z_local": 6.5 if m == peak else 1.0} for m in (1.2, peak)]
+    run = ChainRun(1, ChainInjection("zp", 1.4, 0.0, 300.0), tmp_path, {"points": points})
+    run.limits["global_significance"] = {}
+    (check,) = [c for c in chain_checks(toy_model(), [run])[0] if "Z peak" in c.name]
+    assert check.value == pytest.approx(offset)
+    assert check.passed is passes
+
+
 @pytest.mark.parametrize(("n_window", "passes"), [(3, False), (1, True)])
 def test_a_peak_elsewhere_fails_when_the_injected_events_landed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_window: int, passes: bool
