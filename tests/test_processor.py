@@ -141,14 +141,19 @@ def test_columns_must_cover_the_selected_events(sample: Path) -> None:
         channel.make_processor().process(open_sample(sample, sample="s"))
 
 
-def test_statistical_model_systematics_come_from_the_declaration() -> None:
-    model = StatModel(
+def _model(sigma: float) -> StatModel:
+    """A statistical model of the toy channel's ``px``, searched at 1-2 with resolution ``sigma``."""
+    return StatModel(
         channel="toy",
         observable="px",
         mass_range=(1.0, 2.0),
-        resolution=Resolution(polynomial=[0.01]),
+        resolution=Resolution(polynomial=[sigma]),
         signal_model="toy",
     )
+
+
+def test_statistical_model_systematics_come_from_the_declaration() -> None:
+    model = _model(0.01)
     channel = dataclasses.replace(_channel([]), statistical_model={"toy": model})
     assert [s.name for s in channel.statistical_model["toy"].systematics] == ["momentum_scale"]
     other = StatModel(**{**model.model_dump(), "systematics": ["pid"]})
@@ -158,13 +163,7 @@ def test_statistical_model_systematics_come_from_the_declaration() -> None:
 
 def test_data_are_blind_wherever_a_scan_window_counts() -> None:
     """The windows at the ends of the search range (1-2) reach whole bins beyond it."""
-    model = StatModel(
-        channel="toy",
-        observable="px",
-        mass_range=(1.0, 2.0),
-        resolution=Resolution(polynomial=[0.3]),
-        signal_model="toy",
-    )
+    model = _model(0.3)
     channel = dataclasses.replace(_channel([]), statistical_model=model)
     assert channel.blind == {"px": ((0.0, 3.0),)}
     declared = dataclasses.replace(_channel([]), statistical_model=model, blind={"px": [(4, 5)]})
