@@ -199,7 +199,6 @@ def _stat_model(signal_model: str) -> StatModel:
 
 #: One statistical model per signal model (the paper limits both).
 STAT_MODELS = {m: _stat_model(m) for m in ("zprime_lmu_ltau", "muonphilic_scalar")}
-_M_MUMU_AXIS = resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label=r"$m(\mu^+\mu^-)$ [GeV]")
 
 channel = Channel(
     name="four_muon",
@@ -226,7 +225,12 @@ channel = Channel(
         # The paper's candidate cut: mass range, vetoes and classifier together.
         step="candidate",
     ),
-    histograms=(Histogram("m_mumu", (_M_MUMU_AXIS,)),),
+    histograms=(
+        Histogram(
+            "m_mumu",
+            (resolution_axis("m_mumu", RESOLUTION, *HIST_RANGE, label=r"$m(\mu^+\mu^-)$ [GeV]"),),
+        ),
+    ),
     systematics=(
         systematics.pid("legs", identified="muons"),
         systematics.tracking(4),

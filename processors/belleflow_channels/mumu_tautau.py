@@ -259,9 +259,6 @@ STAT_MODELS = {
     ),
     "scalar_mumu_tautau": _stat_model("scalar_mumu_tautau", "coupling:xi", scalar_reference_fb),
 }
-_M_RECOIL_AXIS = resolution_axis(
-    "m_recoil", RESOLUTION, *RECOIL_RANGE, label=r"$M_{recoil}(\mu^+\mu^-)$ [GeV]"
-)
 
 channel = Channel(
     name="mumu_tautau",
@@ -287,7 +284,14 @@ channel = Channel(
         mass="m_recoil",
     ),
     histograms=(
-        Histogram("m_recoil", (_M_RECOIL_AXIS,)),
+        Histogram(
+            "m_recoil",
+            (
+                resolution_axis(
+                    "m_recoil", RESOLUTION, *RECOIL_RANGE, label=r"$M_{recoil}(\mu^+\mu^-)$ [GeV]"
+                ),
+            ),
+        ),
         Histogram(
             "m_rest",
             (hist.axis.Regular(100, 0.0, 10.0, name="m_rest", label=r"$M$(other pair) [GeV]"),),

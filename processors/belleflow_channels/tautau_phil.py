@@ -227,7 +227,6 @@ def _stat_model(mass_range: tuple[float, float], ctaus: list[float]) -> StatMode
 STAT_MODEL = _stat_model(MASS_RANGE, [0.0])
 #: The displaced low-mass points (m <= 0.1 GeV, c tau grid of the catalogue).
 STAT_MODEL_DISPLACED = _stat_model((MASS_RANGE[0], 0.1), list(LIFETIMES[1:]))
-_M_LL_AXIS = resolution_axis("m_ll", RESOLUTION, *MASS_WINDOW, label=r"$M(\ell^+\ell^-)$ [GeV]")
 
 channel = Channel(
     name="tautau_phil",
@@ -261,7 +260,12 @@ channel = Channel(
         truth=_truth,
         mass="m_ll",
     ),
-    histograms=(Histogram("m_ll", (_M_LL_AXIS,)),),
+    histograms=(
+        Histogram(
+            "m_ll",
+            (resolution_axis("m_ll", RESOLUTION, *MASS_WINDOW, label=r"$M(\ell^+\ell^-)$ [GeV]"),),
+        ),
+    ),
     systematics=(systematics.pid("legs"), systematics.tracking(4), systematics.MOMENTUM_SCALE),
     statistical_model={"prompt": STAT_MODEL, "displaced": STAT_MODEL_DISPLACED},
 )
