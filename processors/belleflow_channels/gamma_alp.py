@@ -80,9 +80,10 @@ def preselect(ev: EventView, cuts: Cuts) -> None:
 
 def select(ev: EventView, cuts: Cuts) -> Result:
     """Three energetic photons in the acceptance, balanced in energy and momentum."""
-    beam, her = ev.cm_frame
+    beam, _ = ev.cm_frame
     photons = ev.Photon
-    energetic = photons[kinematics.to_cm(photons, beam, her).E > MIN_PHOTON_E_CM]
+    # E* = p.P / sqrt(s): the one CM quantity needed of every photon, without transforming it.
+    energetic = photons[selection.cm_energy(photons, beam) > MIN_PHOTON_E_CM]
     cuts.require("three_photons", ak.num(energetic) == 3)
     theta = np.degrees(np.arctan2(np.hypot(energetic.px, energetic.py), energetic.pz))
     low, high = THETA_ACCEPTANCE_DEG
@@ -90,7 +91,7 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     cuts.require("shower_shape", ak.all(energetic.clusterE9E21 > MIN_E9E21, axis=-1))
     total = selection.sum_p4(energetic)
     roots = kinematics.invariant_mass(beam)
-    fraction = kinematics.to_cm(total, beam, her).E / roots
+    fraction = selection.cm_energy(total, beam) / roots
     low, high = ENERGY_FRACTION_WINDOW
     cuts.require("energy_balance", (fraction > low) & (fraction < high))
     missing = kinematics.p_cm(total, beam) / roots
