@@ -235,9 +235,7 @@ def _gamma_alp_like_spec(n: float) -> dict[str, Any]:
                 "name": "m",
                 "config": {
                     "poi": "mu",
-                    "parameters": [
-                        {"name": "mu", "bounds": [[0.0, 171612.0]], "inits": [5720.4]}
-                    ],
+                    "parameters": [{"name": "mu", "bounds": [[0.0, 171612.0]], "inits": [5720.4]}],
                 },
             }
         ],
