@@ -38,6 +38,7 @@ __all__ = [
     "Resolution",
     "cm_energy",
     "cm_frame",
+    "complementary_pairs",
     "count",
     "extra_energy",
     "good_track_mask",
@@ -189,6 +190,30 @@ def pair_p4(pairs: Any, particle: str | int | None = None) -> Any:
         with_name="Momentum4D",
         behavior=a.behavior,
     )
+
+
+def complementary_pairs(pairs: Any) -> Any:
+    """For each pair of :func:`opposite_charge_pairs` of two positive and two negative
+    tracks, the pair of the other two tracks (pair k of the four is the complement of 3 - k).
+
+    Raises:
+        ValueError: If an event has not exactly four pairs (2 + 2 tracks).
+
+    Examples:
+        >>> import awkward as ak
+        >>> tracks = ak.Array([[{"charge": 1, "i": 0}, {"charge": -1, "i": 1},
+        ...                     {"charge": 1, "i": 2}, {"charge": -1, "i": 3}]])
+        >>> pairs = opposite_charge_pairs(tracks)
+        >>> other = complementary_pairs(pairs)
+        >>> [(p["positive"]["i"], p["negative"]["i"]) for p in pairs[0].tolist()]
+        [(0, 1), (0, 3), (2, 1), (2, 3)]
+        >>> [(p["positive"]["i"], p["negative"]["i"]) for p in other[0].tolist()]
+        [(2, 3), (2, 1), (0, 3), (0, 1)]
+    """
+    if ak.any(ak.num(pairs, axis=1) != 4):
+        msg = "complementary_pairs needs two positive and two negative tracks in every event"
+        raise ValueError(msg)
+    return pairs[:, ::-1]
 
 
 def cm_frame(events: Any) -> tuple[Any, Machine | None]:
