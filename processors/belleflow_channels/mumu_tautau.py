@@ -78,12 +78,12 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     m_recoil = kinematics.recoil_mass(selection.pair_p4(pairs, 13), beam)
     # The other two tracks (pion hypothesis): all four minus the pair.
     total = selection.sum_p4(good)
-    pion_pair = selection.pair_p4(pairs)
-    rest = ak.zip(
-        {c: total[c] - pion_pair[c] for c in ("px", "py", "pz", "E")}, with_name="Momentum4D"
+    m_rest = (total - selection.pair_p4(pairs)).mass
+    other = selection.complementary_pairs(pairs)
+    electrons = (other.positive.electronID > CUTS["electron_id"]) & (
+        other.negative.electronID > CUTS["electron_id"]
     )
-    m_rest = rest.mass
-    conversion = _other_pair_electrons(good, pairs) & (m_rest < CUTS["conversion_mass"])
+    conversion = electrons & (m_rest < CUTS["conversion_mass"])
     cuts.require("conversion_veto", ~conversion)
     # Per event (the four tracks, pion hypothesis: the muon mass changes it by MeV).
     e_miss = kinematics.missing_energy_cm(total, beam)
@@ -176,20 +176,6 @@ def _three_prong(good: Any) -> Any:
     trip = ak.combinations(good, 3, fields=["a", "b", "c"])
     m3 = (trip.a + trip.b + trip.c).mass
     return ak.fill_none(ak.any(m3 < kinematics.mass("tau-"), axis=1), False)
-
-
-def _other_pair_electrons(good: Any, pairs: Any) -> Any:
-    """Per pair: are both of the other two tracks electron candidates?
-
-    With four tracks of zero net charge, the electron-ID count of the event
-    minus that of the pair is 2 exactly when both other tracks are electrons.
-    """
-    is_e = good.electronID > CUTS["electron_id"]
-    n_event = ak.sum(is_e, axis=1)
-    n_pair = ak.values_astype(pairs.positive.electronID > CUTS["electron_id"], int) + (
-        ak.values_astype(pairs.negative.electronID > CUTS["electron_id"], int)
-    )
-    return (n_event - n_pair) == 2
 
 
 def _stat_model(model: str, units: str, reference: Any) -> StatModel:
