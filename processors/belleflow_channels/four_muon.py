@@ -103,30 +103,28 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     cuts.require("no_extra_energy", e_extra < CUTS["extra_energy"])
     at = cuts.event
     legs = good[at][ak.argsort(good[at].charge, axis=1, ascending=False)]  # p0, p1, n0, n1
-    mu = features.in_cm(legs, beam[at], her, mass=kinematics.mass("mu-"))
+    mu = features.in_cm(features.as_numpy(legs), beam[at], her, mass=kinematics.mass("mu-"))
     # The candidate pair and the recoiling pair of each of the four pairings.
-    pair = selection.opposite_charge_pairs(mu)
-    recoil = selection.complementary_pairs(pair)
-    cand, rest = pair.positive + pair.negative, recoil.positive + recoil.negative
-    m_mumu = cand.mass
+    mu_p, mu_n, rec_p, rec_n = features.four_track_pairs(mu)
+    cand, recoil = mu_p + mu_n, rec_p + rec_n
+    m_mumu = features.jagged(cand.mass)
     in_range = selection.in_window(m_mumu, *HIST_RANGE)
     vetoed = selection.resonance_veto(m_mumu, VETOES, resolution=RESOLUTION, n_sigma=VETO_SIGMAS)
     cuts.keep(in_range & vetoed, at=at)
-    p_pos, p_neg, r_pos, r_neg = (v.p for v in (*ak.unzip(pair), *ak.unzip(recoil)))
     columns = {
         # Helicity angle: the mu+ in the candidate rest frame to the candidate flight.
-        "cos_helicity": abs(features.cos_helicity(pair.positive, cand)),
-        "p_cand_high": np.maximum(p_pos, p_neg),
-        "p_cand_low": np.minimum(p_pos, p_neg),
-        "p_recoil_high": np.maximum(r_pos, r_neg),
-        "p_recoil_low": np.minimum(r_pos, r_neg),
+        "cos_helicity": abs(features.cos_helicity(mu_p, cand)),
+        "p_cand_high": np.maximum(mu_p.p, mu_n.p),
+        "p_cand_low": np.minimum(mu_p.p, mu_n.p),
+        "p_recoil_high": np.maximum(rec_p.p, rec_n.p),
+        "p_recoil_low": np.minimum(rec_p.p, rec_n.p),
         "cos_theta_cand": abs(cand.costheta),
         # Z' and S are radiated off a muon line: the emitter is near the candidate.
         "cos_nearest_recoil": np.maximum(
-            features.cos_opening(recoil.positive, cand), features.cos_opening(recoil.negative, cand)
+            features.cos_opening(rec_p, cand), features.cos_opening(rec_n, cand)
         ),
-        "cos_recoil_pair": features.cos_opening(rest, cand),
-        "pt_four": features.per_candidate(selection.sum_p4(mu).pt, m_mumu),
+        "cos_recoil_pair": features.cos_opening(recoil, cand),
+        "pt_four": features.per_candidate((mu[:, 0] + mu[:, 1] + mu[:, 2] + mu[:, 3]).pt, cand.px),
     }
     muons = selection.identified(legs, "muonID", CUTS["muon_id"])
     return Result(

@@ -129,31 +129,35 @@ FEATURES = (
 
 
 def _features(good: Any, beam: Any, her: Any) -> dict[str, Any]:
-    """The classifier inputs of each muon pair of four tracks (two of each charge)."""
-    cm = features.in_cm(good, beam, her)
-    mu = selection.opposite_charge_pairs(cm)
-    tau = selection.complementary_pairs(mu)  # the other two tracks of each pair
-    pair, rest = mu.positive + mu.negative, tau.positive + tau.negative
+    """The classifier inputs (events x 4 pairs) of each muon pair of four tracks."""
+    tracks = good[ak.argsort(good.charge, axis=1, ascending=False)]  # + + - -
+    mu_p, mu_n, ta_p, ta_n = features.four_track_pairs(
+        features.in_cm(features.as_numpy(tracks), beam, her)
+    )
+    pair, rest = mu_p + mu_n, ta_p + ta_n
     m_mu = kinematics.mass("mu-")
-    e_pair = kinematics.with_mass(mu.positive, m_mu).E + kinematics.with_mass(mu.negative, m_mu).E
+    e_pair = kinematics.with_mass(mu_p, m_mu).E + kinematics.with_mass(mu_n, m_mu).E
+    sqrt_s = kinematics.invariant_mass(beam)[:, None]
     missing = pair + rest  # minus the missing momentum
-    angles = [features.opening_angle(m, t) for m in ak.unzip(mu) for t in ak.unzip(tau)]
+    angles = [features.opening_angle(m, t) for m in (mu_p, mu_n) for t in (ta_p, ta_n)]
 
     def either(pid: str, cut: float) -> Any:
-        return ak.values_astype((tau.positive[pid] > cut) | (tau.negative[pid] > cut), np.float64)
+        """1 if one of the other two tracks has ``pid`` above ``cut``."""
+        found = features.four_track_pairs(ak.to_numpy(ak.to_regular(tracks[pid] > cut, axis=1)))
+        return (found[2] | found[3]).astype(np.float64)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
-            "mu_p_ratio_cm": features.momentum_ratio(mu.positive, mu.negative),
-            "mu_cos_opening_cm": features.cos_opening(mu.positive, mu.negative),
+            "mu_p_ratio_cm": features.momentum_ratio(mu_p, mu_n),
+            "mu_cos_opening_cm": features.cos_opening(mu_p, mu_n),
             "pair_cos_theta_cm": pair.costheta,
             "pair_pt_cm": pair.pt,
             "rest_p_cm": rest.p,
-            "rest_max_p_cm": np.maximum(tau.positive.p, tau.negative.p),
-            "rest_cos_opening_cm": features.cos_opening(tau.positive, tau.negative),
-            "rest_energy_fraction": rest.E / (kinematics.invariant_mass(beam) - e_pair),
+            "rest_max_p_cm": np.maximum(ta_p.p, ta_n.p),
+            "rest_cos_opening_cm": features.cos_opening(ta_p, ta_n),
+            "rest_energy_fraction": rest.E / (sqrt_s - e_pair),
             "cos_pair_rest_cm": features.cos_opening(pair, rest),
-            "min_mu_track_angle_cm": np.minimum(np.minimum(*angles[:2]), np.minimum(*angles[2:])),
+            "min_mu_track_angle_cm": np.min(angles, axis=0),
             "missing_cos_theta_cm": -missing.costheta,
             "missing_pt_cm": missing.pt,
             "rest_n_muons": either("muonID", CUTS["muon_id"]),

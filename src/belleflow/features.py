@@ -15,7 +15,8 @@ candidate, one per event, broadcast against each other as awkward does)::
         "pt": dimuon.pt,
     }
 
-Every function also takes NumPy ``vector`` arrays and ``vector.obj`` objects.
+Every function also takes NumPy ``vector`` arrays and ``vector.obj`` objects;
+on the small arrays of a chunk NumPy is much faster per call (:func:`as_numpy`).
 Angles are between three-momenta; a null momentum gives NaN (no warning).
 """
 
@@ -25,18 +26,27 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import vector
 
 from belleflow.beams import Machine
 from belleflow.kinematics import Direction, to_cm, with_mass
 
 __all__ = [
+    "as_numpy",
     "cos_helicity",
     "cos_opening",
+    "four_track_pairs",
     "in_cm",
+    "jagged",
     "momentum_ratio",
     "opening_angle",
     "per_candidate",
 ]
+
+_P4 = ("px", "py", "pz", "E")
+#: Of four tracks ordered + + - -: the positive and negative leg of each pair
+#: of selection.opposite_charge_pairs, then those of the pair of the other two.
+_PAIR_LEGS = ([0, 0, 1, 1], [2, 3, 2, 3], [1, 1, 0, 0], [3, 2, 3, 2])
 
 
 def in_cm(
@@ -44,11 +54,14 @@ def in_cm(
 ) -> Any:
     """The objects (tracks, photons, ...) with their four-momenta in the CM frame.
 
-    Every other field (charge, particle identification, MC links) is kept, so
-    the CM objects pair, select and index as the lab ones do.
+    Awkward records keep every other field (charge, particle identification,
+    MC links), so the CM objects pair, select and index as the lab ones do.
+    A NumPy ``vector`` array of ``(events, k)`` objects (:func:`as_numpy`)
+    is transformed with each event's beam.
 
     Args:
-        objects: Awkward records with ``px, py, pz, E`` (e.g. ``ev.Track``).
+        objects: Awkward records with ``px, py, pz, E`` (e.g. ``ev.Track``),
+            or a NumPy ``vector`` array with one row per event.
         beam: Per-event beam four-momentum, or a Machine (see
             :func:`belleflow.kinematics.to_cm`); pass ``*ev.cm_frame``.
         her_direction: The e- direction (idem).
@@ -66,12 +79,83 @@ def in_cm(
         >>> cm = in_cm(tracks, SUPERKEKB)
         >>> cm.charge.tolist(), round(float(cm.p[0, 0]), 2), round(float(cm.E[0, 0]), 4)
         ([[1]], 0.0, 10.5796)
+        >>> round(float(in_cm(as_numpy(tracks), SUPERKEKB).E[0, 0]), 4)
+        10.5796
     """
     p4 = objects if mass is None else with_mass(objects, mass)
+    if isinstance(p4, vector.VectorNumpy) and p4.ndim > 1:
+        # One flat transformation, each event's beam repeated at its k objects.
+        k = p4.shape[1]
+        if not isinstance(beam, Machine):
+            beam = vector.array({c: np.repeat(np.asarray(getattr(beam, c)), k) for c in _P4})
+        return to_cm(p4.reshape(-1), beam, her_direction).reshape(p4.shape)
     cm = to_cm(p4, beam, her_direction)
-    for field in ("px", "py", "pz", "E"):
+    for field in _P4:
         objects = ak.with_field(objects, cm[field], field)
     return objects
+
+
+def four_track_pairs(tracks: Any) -> tuple[Any, Any, Any, Any]:
+    """The four opposite-charge pairs of four tracks ordered ``+ + - -``, leg by leg.
+
+    Args:
+        tracks: ``(events, 4)`` NumPy array (four-vectors of :func:`as_numpy`
+            or any per-track quantity), positive tracks first.
+
+    Returns:
+        ``(positive, negative, other_positive, other_negative)``, each
+        ``(events, 4)``: the legs of each pair, in the order of
+        :func:`belleflow.selection.opposite_charge_pairs`, and of the pair
+        made of the other two tracks.
+
+    Examples:
+        >>> import numpy as np
+        >>> [leg.tolist() for leg in four_track_pairs(np.array([["p0", "p1", "n0", "n1"]]))]
+        [[['p0', 'p0', 'p1', 'p1']], [['n0', 'n1', 'n0', 'n1']], [['p1', 'p1', 'p0', 'p0']], [['n1', 'n0', 'n1', 'n0']]]
+    """
+    positive, negative, other_positive, other_negative = (tracks[:, i] for i in _PAIR_LEGS)
+    return positive, negative, other_positive, other_negative
+
+
+def as_numpy(p4: Any) -> Any:
+    """Awkward four-vectors as a NumPy ``vector`` array: ``(events, k)`` for k per event, else flat.
+
+    vector's NumPy backend costs microseconds per call where its awkward
+    backend costs a millisecond or more on the small arrays of a chunk; the
+    features of a fixed number of candidates per event (the four pairs of
+    four tracks) are computed on it. :func:`jagged` turns a result back into
+    lists.
+
+    Raises:
+        ValueError: If the events do not all hold the same number of four-vectors.
+
+    Examples:
+        >>> import awkward as ak, vector
+        >>> p4 = ak.zip({"px": [[1.0, 0.0], [0.0, 2.0]], "py": [[0.0, 0.0]] * 2, "pz": [[0.0, 0.0]] * 2,
+        ...              "E": [[2.0, 1.0], [1.0, 3.0]]}, with_name="Momentum4D",
+        ...             behavior=vector.backends.awkward.behavior)
+        >>> v = as_numpy(p4)
+        >>> v.shape, v.p.tolist()
+        ((2, 2), [[1.0, 0.0], [0.0, 2.0]])
+    """
+    comps = {}
+    for c in _P4:
+        values = p4[c]
+        if values.ndim > 1:
+            values = ak.to_regular(values, axis=1)  # raises for unequal lengths
+        comps[c] = np.asarray(ak.to_numpy(values), dtype=np.float64)
+    return vector.array(comps)
+
+
+def jagged(values: Any) -> Any:
+    """A NumPy ``(events, k)`` array as awkward lists (what candidate masks index).
+
+    Examples:
+        >>> import numpy as np
+        >>> str(jagged(np.arange(4.0).reshape(2, 2)).type)
+        '2 * var * float64'
+    """
+    return ak.from_regular(ak.from_numpy(np.asarray(values)), axis=1)
 
 
 def momentum_ratio(a: Any, b: Any) -> Any:
@@ -132,11 +216,17 @@ def cos_helicity(daughter: Any, parent: Any) -> Any:
 
 
 def per_candidate(values: Any, candidates: Any) -> Any:
-    """Per-event values repeated at each of the event's candidates (jagged like ``candidates``).
+    """Per-event values repeated at each of the event's candidates (shaped like ``candidates``).
 
     Examples:
-        >>> import awkward as ak
+        >>> import awkward as ak, numpy as np
         >>> per_candidate(ak.Array([1.0, 2.0]), ak.Array([[0.5, 0.5], [0.5]])).tolist()
         [[1.0, 1.0], [2.0]]
+        >>> per_candidate(np.array([1.0, 2.0]), np.zeros((2, 3))).tolist()
+        [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
     """
+    if isinstance(candidates, np.ndarray):
+        values = np.asarray(values)
+        shape = values.shape + (1,) * (candidates.ndim - values.ndim)
+        return np.broadcast_to(values.reshape(shape), candidates.shape)
     return ak.broadcast_arrays(values, candidates)[0]
