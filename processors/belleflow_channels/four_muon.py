@@ -63,18 +63,9 @@ CUTS: dict[str, float] = {
     "photon_threshold": 0.1,  # CM energy of a photon counted in the extra energy
     "extra_energy": 0.4,  # extra CM photon energy below this (GeV)
 }
-#: Classifier inputs, per dimuon candidate (all in the CM frame).
-FEATURES = (
-    "cos_helicity",
-    "p_cand_high",
-    "p_cand_low",
-    "p_recoil_high",
-    "p_recoil_low",
-    "cos_theta_cand",
-    "cos_nearest_recoil",
-    "cos_recoil_pair",
-    "pt_four",
-)
+#: Classifier inputs, per dimuon candidate (all in the CM frame; :func:`select`).
+FEATURES = ("cos_helicity", "p_cand_high", "p_cand_low", "p_recoil_high", "p_recoil_low",
+            "cos_theta_cand", "cos_nearest_recoil", "cos_recoil_pair", "pt_four")  # fmt: skip
 
 
 def preselect(ev: EventView, cuts: Cuts) -> None:

@@ -93,39 +93,18 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     low, high = RECOIL_RANGE
     cuts.require("recoil_range", (m_recoil >= low) & (m_recoil < high))
     columns = _features(good, *ev.cm_frame)
-    legs = ak.concatenate([pairs.positive[..., None], pairs.negative[..., None]], axis=-1)
-    return Result(
-        candidates={
-            "m_recoil": m_recoil,
-            "m_rest": m_rest,
-            "muons": pairs,
-            "legs": legs,
-            **columns,
-        }
-    )
+    legs = selection.pair_legs(pairs)
+    candidates = {"m_recoil": m_recoil, "m_rest": m_rest, "muons": pairs, "legs": legs}
+    return Result(candidates={**candidates, **columns})
 
 
-#: Classifier inputs per candidate (CM frame), in column order. Not the
+#: Classifier inputs per candidate (CM frame; :func:`_features`). Not the
 #: recoil mass, nor the dimuon momentum or energy (with the dimuon mass they
 #: give the recoil mass): the classifier must not sculpt the recoil spectrum.
-FEATURES = (
-    "mu_p_ratio_cm",  # softer / harder muon momentum
-    "mu_cos_opening_cm",  # between the two muons
-    "pair_cos_theta_cm",  # polar angle of the muon pair
-    "pair_pt_cm",  # muon-pair momentum transverse to the beams
-    "rest_p_cm",  # momentum of the other two tracks (tau side)
-    "rest_max_p_cm",  # harder tau-side track
-    "rest_cos_opening_cm",  # between the two tau-side tracks
-    "rest_energy_fraction",  # E*(tau side) / (sqrt(s) - E*(muon pair)): visible share of the recoil
-    "cos_pair_rest_cm",  # between the muon pair and the tau side
-    "min_mu_track_angle_cm",  # smallest angle between a muon and a tau-side track (rad)
-    "missing_cos_theta_cm",  # polar angle of the missing momentum (per event)
-    "missing_pt_cm",  # missing momentum transverse to the beams (per event)
-    # 1 if a tau-side track has muonID (electronID) > 0.5, else 0: not a count
-    # (the shipped model was trained on this; a count needs a retraining).
-    "rest_n_muons",
-    "rest_n_electrons",
-)
+FEATURES = ("mu_p_ratio_cm", "mu_cos_opening_cm", "pair_cos_theta_cm", "pair_pt_cm", "rest_p_cm",
+            "rest_max_p_cm", "rest_cos_opening_cm", "rest_energy_fraction", "cos_pair_rest_cm",
+            "min_mu_track_angle_cm", "missing_cos_theta_cm", "missing_pt_cm", "rest_n_muons",
+            "rest_n_electrons")  # fmt: skip
 
 
 def _features(good: Any, beam: Any, her: Any) -> dict[str, Any]:
@@ -151,15 +130,18 @@ def _features(good: Any, beam: Any, her: Any) -> dict[str, Any]:
             "mu_p_ratio_cm": features.momentum_ratio(mu_p, mu_n),
             "mu_cos_opening_cm": features.cos_opening(mu_p, mu_n),
             "pair_cos_theta_cm": pair.costheta,
-            "pair_pt_cm": pair.pt,
-            "rest_p_cm": rest.p,
+            "pair_pt_cm": pair.pt,  # transverse to the beams
+            "rest_p_cm": rest.p,  # the tau side: the other two tracks
             "rest_max_p_cm": np.maximum(ta_p.p, ta_n.p),
             "rest_cos_opening_cm": features.cos_opening(ta_p, ta_n),
+            # The visible share of the recoil: E*(tau side) / (sqrt(s) - E*(muon pair)).
             "rest_energy_fraction": rest.E / (sqrt_s - e_pair),
             "cos_pair_rest_cm": features.cos_opening(pair, rest),
-            "min_mu_track_angle_cm": np.min(angles, axis=0),
+            "min_mu_track_angle_cm": np.min(angles, axis=0),  # a muon to a tau-side track (rad)
             "missing_cos_theta_cm": -missing.costheta,
             "missing_pt_cm": missing.pt,
+            # 1 if a tau-side track has muonID (electronID) > 0.5, else 0: not a
+            # count (the shipped model was trained on this; a count needs a retraining).
             "rest_n_muons": either("muonID", CUTS["muon_id"]),
             "rest_n_electrons": either("electronID", CUTS["electron_id"]),
         }

@@ -93,11 +93,8 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     is_ee = ee & ~mumu & (m_ee < 2.0 * kinematics.mass("mu-"))
     is_mumu = mumu & ~ee
     cuts.require("lepton_pair", is_ee | is_mumu)
-    # The other two tracks (the tau daughters) must be prompt.
-    legs_prompt = ak.values_astype(pairs.positive.prompt, int) + ak.values_astype(
-        pairs.negative.prompt, int
-    )
-    cuts.require("prompt_taus", (ak.sum(prompt, axis=1) - legs_prompt) == 2)
+    taus = selection.complementary_pairs(pairs)  # the other two tracks: the tau daughters
+    cuts.require("prompt_taus", taus.positive.prompt & taus.negative.prompt)
     missing_m2 = kinematics.missing_mass2(selection.sum_p4(loose), ev.beam)
     cuts.require("missing_mass", missing_m2 > CUTS["min_missing_mass"] ** 2)
     cuts.require("conversion_veto", ~is_ee | (m_ee > CUTS["min_conversion_mass"]))
@@ -109,30 +106,21 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     low, high = MASS_WINDOW
     cuts.require("mass_range", (m_ll >= low) & (m_ll < high))
     lepton_mass = ak.where(is_ee, kinematics.mass("e-"), kinematics.mass("mu-"))
-    legs = ak.concatenate([pairs.positive[..., None], pairs.negative[..., None]], axis=-1)
-    columns = _features(pairs, loose, lepton_mass, missing_m2, *ev.cm_frame)
+    columns = _features(pairs, taus, loose, lepton_mass, missing_m2, *ev.cm_frame)
+    legs = selection.pair_legs(pairs)
     return Result(candidates={"m_ll": m_ll, "legs": legs, "pairs": pairs, **columns})
 
 
 #: Classifier inputs per candidate. Neither the dilepton mass (it would sculpt
 #: the background) nor the legs' impact parameters (the training signal is
 #: prompt; the displaced points must not be rejected for being displaced).
-FEATURES = (
-    "missing_mass",
-    "missing_cos_theta_cm",
-    "visible_energy_cm",
-    "pair_p_cm",
-    "pair_cos_opening",
-    "rest_mass",
-    "rest_p_cm",
-    "min_tau_angle",
-    "min_lepton_p",
-    "event_pt",
-)
+FEATURES = ("missing_mass", "missing_cos_theta_cm", "visible_energy_cm", "pair_p_cm",
+            "pair_cos_opening", "rest_mass", "rest_p_cm", "min_tau_angle", "min_lepton_p",
+            "event_pt")  # fmt: skip
 
 
 def _features(
-    pairs: Any, loose: Any, lepton_mass: Any, missing_m2: Any, beam: Any, her: Any
+    pairs: Any, taus: Any, loose: Any, lepton_mass: Any, missing_m2: Any, beam: Any, her: Any
 ) -> dict[str, Any]:
     """The classifier inputs of each lepton pair of four tracks (two of each charge)."""
     lep_p = kinematics.with_mass(pairs.positive, lepton_mass)
@@ -140,7 +128,6 @@ def _features(
     pair = lep_p + lep_n
     total = selection.sum_p4(loose)
     rest = total - (pairs.positive + pairs.negative)  # the tau side, pion hypothesis
-    taus = selection.complementary_pairs(pairs)
     missing = kinematics.missing_p4(total, beam)
     columns = {
         "missing_mass": np.sqrt(np.maximum(missing_m2, 0.0)),

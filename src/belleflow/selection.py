@@ -47,6 +47,7 @@ __all__ = [
     "in_window",
     "net_charge",
     "opposite_charge_pairs",
+    "pair_legs",
     "pair_p4",
     "resonance_veto",
     "resonance_windows",
@@ -214,6 +215,21 @@ def complementary_pairs(pairs: Any) -> Any:
         msg = "complementary_pairs needs two positive and two negative tracks in every event"
         raise ValueError(msg)
     return pairs[:, ::-1]
+
+
+def pair_legs(pairs: Any) -> Any:
+    """The two legs of each pair of :func:`opposite_charge_pairs` as a list (positive, negative).
+
+    Per-track weights (:func:`belleflow.systematics.pid`) read the tracks of
+    a candidate from such a column.
+
+    Examples:
+        >>> import awkward as ak
+        >>> pairs = opposite_charge_pairs(ak.Array([[{"charge": 1, "i": 0}, {"charge": -1, "i": 1}]]))
+        >>> pair_legs(pairs).i.tolist()
+        [[[0, 1]]]
+    """
+    return ak.concatenate([pairs.positive[..., None], pairs.negative[..., None]], axis=-1)
 
 
 def cm_frame(events: Any) -> tuple[Any, Machine | None]:
