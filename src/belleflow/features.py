@@ -83,7 +83,7 @@ def in_cm(
         10.5796
     """
     p4 = objects if mass is None else with_mass(objects, mass)
-    if isinstance(p4, vector.VectorNumpy) and p4.ndim > 1:
+    if isinstance(p4, np.ndarray) and p4.ndim > 1:  # vector's NumPy arrays are ndarrays
         # One flat transformation, each event's beam repeated at its k objects.
         k = p4.shape[1]
         if not isinstance(beam, Machine):
