@@ -94,7 +94,7 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     cuts.require("no_extra_energy", e_extra < CUTS["extra_energy"])
     at = cuts.event
     legs = good[at][ak.argsort(good[at].charge, axis=1, ascending=False)]  # p0, p1, n0, n1
-    mu = features.in_cm(features.as_numpy(legs), beam[at], her, mass=kinematics.mass("mu-"))
+    mu = features.in_cm(features.as_numpy(legs, 4), beam[at], her, mass=kinematics.mass("mu-"))
     # The candidate pair and the recoiling pair of each of the four pairings.
     mu_p, mu_n, rec_p, rec_n = features.four_track_pairs(mu)
     cand, recoil = mu_p + mu_n, rec_p + rec_n

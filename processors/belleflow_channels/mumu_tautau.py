@@ -111,7 +111,7 @@ def _features(good: Any, beam: Any, her: Any) -> dict[str, Any]:
     """The classifier inputs (events x 4 pairs) of each muon pair of four tracks."""
     tracks = good[ak.argsort(good.charge, axis=1, ascending=False)]  # + + - -
     mu_p, mu_n, ta_p, ta_n = features.four_track_pairs(
-        features.in_cm(features.as_numpy(tracks), beam, her)
+        features.in_cm(features.as_numpy(tracks, 4), beam, her)
     )
     pair, rest = mu_p + mu_n, ta_p + ta_n
     m_mu = kinematics.mass("mu-")
@@ -122,7 +122,7 @@ def _features(good: Any, beam: Any, her: Any) -> dict[str, Any]:
 
     def either(pid: str, cut: float) -> Any:
         """1 if one of the other two tracks has ``pid`` above ``cut``."""
-        found = features.four_track_pairs(ak.to_numpy(ak.to_regular(tracks[pid] > cut, axis=1)))
+        found = features.four_track_pairs(ak.to_numpy(ak.flatten(tracks[pid] > cut)).reshape(-1, 4))
         return (found[2] | found[3]).astype(np.float64)
 
     with np.errstate(invalid="ignore", divide="ignore"):

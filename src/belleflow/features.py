@@ -117,8 +117,8 @@ def four_track_pairs(tracks: Any) -> tuple[Any, Any, Any, Any]:
     return positive, negative, other_positive, other_negative
 
 
-def as_numpy(p4: Any) -> Any:
-    """Awkward four-vectors as a NumPy ``vector`` array: ``(events, k)`` for k per event, else flat.
+def as_numpy(p4: Any, per_event: int | None = None) -> Any:
+    """Awkward four-vectors as a NumPy ``vector`` array: ``(events, per_event)``, or flat.
 
     vector's NumPy backend costs microseconds per call where its awkward
     backend costs a millisecond or more on the small arrays of a chunk; the
@@ -126,24 +126,30 @@ def as_numpy(p4: Any) -> Any:
     four tracks) are computed on it. :func:`jagged` turns a result back into
     lists.
 
+    Args:
+        p4: Awkward ``Momentum4D`` records, flat or one list per event.
+        per_event: The number of four-vectors in every event's list (None
+            for a flat array).
+
     Raises:
-        ValueError: If the events do not all hold the same number of four-vectors.
+        ValueError: If an event does not hold ``per_event`` four-vectors.
 
     Examples:
         >>> import awkward as ak, vector
         >>> p4 = ak.zip({"px": [[1.0, 0.0], [0.0, 2.0]], "py": [[0.0, 0.0]] * 2, "pz": [[0.0, 0.0]] * 2,
         ...              "E": [[2.0, 1.0], [1.0, 3.0]]}, with_name="Momentum4D",
         ...             behavior=vector.backends.awkward.behavior)
-        >>> v = as_numpy(p4)
+        >>> v = as_numpy(p4, 2)
         >>> v.shape, v.p.tolist()
         ((2, 2), [[1.0, 0.0], [0.0, 2.0]])
     """
+    if per_event is not None and ak.any(ak.num(p4, axis=1) != per_event):
+        msg = f"as_numpy: every event must hold {per_event} four-vectors"
+        raise ValueError(msg)
     comps = {}
     for c in _P4:
-        values = p4[c]
-        if values.ndim > 1:
-            values = ak.to_regular(values, axis=1)  # raises for unequal lengths
-        comps[c] = np.asarray(ak.to_numpy(values), dtype=np.float64)
+        values = np.asarray(ak.to_numpy(ak.flatten(p4[c], axis=None)), dtype=np.float64)
+        comps[c] = values if per_event is None else values.reshape(-1, per_event)
     return vector.array(comps)
 
 
