@@ -54,8 +54,8 @@ def in_cm(
 ) -> Any:
     """The objects (tracks, photons, ...) with their four-momenta in the CM frame.
 
-    Awkward records keep every other field (charge, particle identification,
-    MC links), so the CM objects pair, select and index as the lab ones do.
+    Awkward records keep every other field (charge, particle identification),
+    so the CM objects pair, select and index as the lab ones do.
     A NumPy ``vector`` array of ``(events, k)`` objects (:func:`as_numpy`)
     is transformed with each event's beam.
 
