@@ -79,7 +79,7 @@ def in_cm(
         >>> cm = in_cm(tracks, SUPERKEKB)
         >>> cm.charge.tolist(), round(float(cm.p[0, 0]), 2), round(float(cm.E[0, 0]), 4)
         ([[1]], 0.0, 10.5796)
-        >>> round(float(in_cm(as_numpy(tracks), SUPERKEKB).E[0, 0]), 4)
+        >>> round(float(in_cm(as_numpy(tracks, 1), SUPERKEKB).E[0, 0]), 4)
         10.5796
     """
     p4 = objects if mass is None else with_mass(objects, mass)
@@ -89,6 +89,8 @@ def in_cm(
         if not isinstance(beam, Machine):
             beam = vector.array({c: np.repeat(np.asarray(getattr(beam, c)), k) for c in _P4})
         return to_cm(p4.reshape(-1), beam, her_direction).reshape(p4.shape)
+    if not isinstance(objects, ak.Array):
+        return to_cm(p4, beam, her_direction)
     cm = to_cm(p4, beam, her_direction)
     for field in _P4:
         objects = ak.with_field(objects, cm[field], field)
