@@ -56,7 +56,11 @@ MAX_PION_PAIRS = 1
 #: Window of an A' hypothesis for the 1D m_h' spectra (resolutions of the average).
 AP_WINDOW_NSIGMA = 2.0
 
-_PERMUTATIONS = tuple(itertools.permutations(range(3)))
+#: The legs of the 6 x 3 pairs of the six ways to pair three positive tracks with three negative ones.
+_POSITIVE = [0, 1, 2] * 6
+_NEGATIVE = [j for perm in itertools.permutations(range(3)) for j in perm]
+#: The three h' candidates: two of the three A' candidates.
+_H_PAIRS = ((0, 1), (0, 2), (1, 2))
 
 
 def ap_resolution(m: Any) -> Any:
@@ -82,20 +86,6 @@ def _flavour(tracks: Any) -> Any:
     return ak.where(tracks.electronID > 0.5, 0, ak.where(tracks.muonID > 0.5, 1, 2))
 
 
-def _hypothesis_p4(tracks: Any, flavour: Any) -> Any:
-    p2 = tracks.px**2 + tracks.py**2 + tracks.pz**2
-    m = ak.where(
-        flavour == 0,
-        kinematics.mass("e-"),
-        ak.where(flavour == 1, kinematics.mass("mu-"), kinematics.mass("pi-")),
-    )
-    return ak.zip(
-        {"px": tracks.px, "py": tracks.py, "pz": tracks.pz, "E": np.sqrt(p2 + m * m)},
-        with_name="Momentum4D",
-        behavior=tracks.behavior,
-    )
-
-
 def preselect(ev: EventView, cuts: Cuts) -> None:
     """Six good tracks, zero net charge."""
     good = selection.good_tracks(ev.Track)
@@ -107,7 +97,10 @@ def select(ev: EventView, cuts: Cuts) -> Result | None:
     """Full reconstruction, then the pairing into three same-flavour pairs of equal mass."""
     good = selection.good_tracks(ev.Track)
     flavour = _flavour(good)
-    p4 = _hypothesis_p4(good, flavour)
+    masses = (kinematics.mass("e-"), kinematics.mass("mu-"), kinematics.mass("pi-"))
+    p4 = kinematics.with_mass(
+        good, ak.where(flavour == 0, masses[0], ak.where(flavour == 1, *masses[1:]))
+    )
     beam, her = ev.cm_frame
     total = selection.sum_p4(p4)
     roots = kinematics.invariant_mass(beam)
@@ -118,41 +111,29 @@ def select(ev: EventView, cuts: Cuts) -> Result | None:
         (fraction > ENERGY_FRACTION_MIN) & (fraction < 1.0 + MAX_MISSING_P_FRACTION)
         & (missing < MAX_MISSING_P_FRACTION),
     )  # fmt: skip
-    # The pairings of the events reconstructed so far: each positive track with one negative.
     at = cuts.event
-    pos, neg = good.charge[at] > 0, good.charge[at] < 0
-    p_pos, p_neg = p4[at][pos], p4[at][neg]
-    f_pos, f_neg = flavour[at][pos], flavour[at][neg]
-    n_pion = sum(ak.values_astype(f_pos[:, i] == 2, np.int64) for i in range(3))
-    best: list[Any] = []
-    best_spread: Any = None
-    best_ok: Any = None
-    for perm in _PERMUTATIONS if at.any() else ():
-        pairs = [p_pos[:, i] + p_neg[:, j] for i, j in enumerate(perm)]
-        same = [f_pos[:, i] == f_neg[:, j] for i, j in enumerate(perm)]
-        masses = [p.mass for p in pairs]
-        average = (masses[0] + masses[1] + masses[2]) / 3.0
-        spread = np.maximum.reduce([abs(m - average) / ap_resolution(average) for m in masses])
-        ok = same[0] & same[1] & same[2] & (n_pion <= MAX_PION_PAIRS)
-        spread = ak.where(ok, spread, np.inf)
-        if best_spread is None:
-            best_spread, best, best_ok = spread, pairs, ok
-        else:
-            better = spread < best_spread
-            best = [ak.where(better, new, old) for new, old in zip(pairs, best, strict=True)]
-            best_spread = ak.where(better, spread, best_spread)
-            best_ok = best_ok | ok
-    if best_spread is None:  # no event left to pair: nothing to fill
-        cuts.require("same_flavour_pairs", np.zeros(len(ev), dtype=bool))
-        cuts.require("equal_masses", np.zeros(len(ev), dtype=bool))
+    if not at.any():  # no event left to pair: nothing to fill
+        for step in ("same_flavour_pairs", "equal_masses"):
+            cuts.require(step, np.zeros(len(ev), dtype=bool))
         return None
-    cuts.require("same_flavour_pairs", best_ok, at=at)
-    cuts.require("equal_masses", best_spread < CONSISTENCY_NSIGMA, at=at)
-    m_ap = (best[0].mass + best[1].mass + best[2].mass) / 3.0
+    # The six pairings of the three positive tracks (columns) with the negative ones.
+    pos, neg = good.charge[at] > 0, good.charge[at] < 0
+    pairs = p4[at][pos][:, _POSITIVE] + p4[at][neg][:, _NEGATIVE]  # events x 18
+    same = ak.to_numpy(flavour[at][pos][:, _POSITIVE] == flavour[at][neg][:, _NEGATIVE])
+    m = ak.to_numpy(pairs.mass).reshape(-1, 6, 3)
+    average = (m[..., 0] + m[..., 1] + m[..., 2]) / 3.0
+    spread = np.max(abs(m - average[..., None]) / ap_resolution(average)[..., None], axis=-1)
+    n_pion = ak.to_numpy(ak.sum(flavour[at][pos] == 2, axis=1))
+    ok = same.reshape(-1, 6, 3).all(axis=-1) & (n_pion <= MAX_PION_PAIRS)[:, None]
+    spread = np.where(ok, spread, np.inf)
+    best = np.argmin(spread, axis=1)  # the first of equal spreads
+    rows = np.arange(len(best))
+    cuts.require("same_flavour_pairs", ok.any(axis=1), at=at)
+    cuts.require("equal_masses", spread[rows, best] < CONSISTENCY_NSIGMA, at=at)
+    chosen = pairs[rows[:, None], 3 * best[:, None] + np.arange(3)]  # events x 3
+    m_ap = (m[rows, best, 0] + m[rows, best, 1] + m[rows, best, 2]) / 3.0
     m_hp = ak.from_regular(
-        ak.concatenate(
-            [(best[i] + best[j]).mass[:, None] for i, j in ((0, 1), (0, 2), (1, 2))], axis=1
-        )
+        ak.concatenate([(chosen[:, i] + chosen[:, j]).mass[:, None] for i, j in _H_PAIRS], axis=1)
     )
     # One m_h' spectrum per A' grid mass: the candidates inside its A' window.
     m_ap3 = ak.broadcast_arrays(m_ap, m_hp)[0]

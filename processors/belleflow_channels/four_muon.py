@@ -14,9 +14,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from belleflow import resources, selection, systematics
+from belleflow import features, kinematics, resources, selection, systematics
 from belleflow.cuts import Cuts
-from belleflow.kinematics import to_cm
 from belleflow.limits.model import Resolution, StatModel
 from belleflow.processor import Channel
 from belleflow.spec import ClassifierStep, EventView, Histogram, Result, resolution_axis
@@ -64,21 +63,9 @@ CUTS: dict[str, float] = {
     "photon_threshold": 0.1,  # CM energy of a photon counted in the extra energy
     "extra_energy": 0.4,  # extra CM photon energy below this (GeV)
 }
-#: Classifier inputs, per dimuon candidate (all in the CM frame).
-FEATURES = (
-    "cos_helicity",
-    "p_cand_high",
-    "p_cand_low",
-    "p_recoil_high",
-    "p_recoil_low",
-    "cos_theta_cand",
-    "cos_nearest_recoil",
-    "cos_recoil_pair",
-    "pt_four",
-)
-#: Pairings of the 2 positive (p) and 2 negative (n) muons: candidate legs, recoil legs
-#: (the order of :func:`belleflow.selection.opposite_charge_pairs`).
-_PAIRINGS = ((0, 0, 1, 1), (0, 1, 1, 0), (1, 0, 0, 1), (1, 1, 0, 0))
+#: Classifier inputs, per dimuon candidate (all in the CM frame; :func:`select`).
+FEATURES = ("cos_helicity", "p_cand_high", "p_cand_low", "p_recoil_high", "p_recoil_low",
+            "cos_theta_cand", "cos_nearest_recoil", "cos_recoil_pair", "pt_four")  # fmt: skip
 
 
 def preselect(ev: EventView, cuts: Cuts) -> None:
@@ -98,7 +85,7 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     """Full four-muon reconstruction, no extra energy; every pairing is a candidate."""
     good = selection.good_tracks(ev.Track)
     beam, her = ev.cm_frame
-    ecms = np.sqrt(beam.E**2 - beam.px**2 - beam.py**2 - beam.pz**2)
+    ecms = kinematics.invariant_mass(beam)
     m4 = selection.sum_p4(selection.with_hypothesis(good, 13)).mass
     cuts.require("four_track_mass", (m4 > ecms - CUTS["m4_low"]) & (m4 < ecms + CUTS["m4_high"]))
     e_extra = selection.extra_energy(
@@ -107,77 +94,43 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     cuts.require("no_extra_energy", e_extra < CUTS["extra_energy"])
     at = cuts.event
     legs = good[at][ak.argsort(good[at].charge, axis=1, ascending=False)]  # p0, p1, n0, n1
-    m_mumu, features = _candidate_columns(to_cm(selection.with_hypothesis(legs, 13), beam[at], her))
+    mu = features.in_cm(features.as_numpy(legs, 4), beam[at], her, mass=kinematics.mass("mu-"))
+    # The candidate pair and the recoiling pair of each of the four pairings.
+    mu_p, mu_n, rec_p, rec_n = features.four_track_pairs(mu)
+    cand, recoil = mu_p + mu_n, rec_p + rec_n
+    m_mumu = features.jagged(cand.mass)
     in_range = selection.in_window(m_mumu, *HIST_RANGE)
     vetoed = selection.resonance_veto(m_mumu, VETOES, resolution=RESOLUTION, n_sigma=VETO_SIGMAS)
     cuts.keep(in_range & vetoed, at=at)
+    columns = {
+        # Helicity angle: the mu+ in the candidate rest frame to the candidate flight.
+        "cos_helicity": abs(features.cos_helicity(mu_p, cand)),
+        "p_cand_high": np.maximum(mu_p.p, mu_n.p),
+        "p_cand_low": np.minimum(mu_p.p, mu_n.p),
+        "p_recoil_high": np.maximum(rec_p.p, rec_n.p),
+        "p_recoil_low": np.minimum(rec_p.p, rec_n.p),
+        "cos_theta_cand": abs(cand.costheta),
+        # Z' and S are radiated off a muon line: the emitter is near the candidate.
+        "cos_nearest_recoil": np.maximum(
+            features.cos_opening(rec_p, cand), features.cos_opening(rec_n, cand)
+        ),
+        "cos_recoil_pair": features.cos_opening(recoil, cand),
+        "pt_four": features.per_candidate((mu[:, 0] + mu[:, 1] + mu[:, 2] + mu[:, 3]).pt, cand.px),
+    }
     muons = selection.identified(legs, "muonID", CUTS["muon_id"])
     return Result(
         events={"legs": legs, "muons": muons},
-        candidates={"m_mumu": m_mumu, **features},
+        candidates={"m_mumu": m_mumu, **columns},
         at=at,
     )
 
 
-def _unit(x: Any, y: Any, z: Any) -> tuple[Any, Any, Any]:
-    norm = np.sqrt(x * x + y * y + z * z)
-    return x / norm, y / norm, z / norm
-
-
-def _candidate_columns(p4: Any) -> tuple[Any, dict[str, Any]]:
-    """Candidate masses and features from CM muon four-vectors (events x 4, p0 p1 n0 n1)."""
-    comp = {k: ak.to_numpy(p4[k]).reshape(-1, 4) for k in ("px", "py", "pz", "E")}
-    n_ev = comp["E"].shape[0]
-    cols: dict[str, list[Any]] = {name: [] for name in FEATURES}
-    masses = []
-    pt4 = np.hypot(comp["px"].sum(axis=1), comp["py"].sum(axis=1))
-    for pa, na, pb, nb in _PAIRINGS:
-        a, b, c, d = pa, 2 + na, pb, 2 + nb  # candidate legs a, b; recoil legs c, d
-        cand = {k: comp[k][:, a] + comp[k][:, b] for k in comp}
-        m2 = cand["E"] ** 2 - cand["px"] ** 2 - cand["py"] ** 2 - cand["pz"] ** 2
-        masses.append(np.sqrt(np.maximum(m2, 0.0)))
-        mom = {
-            i: np.sqrt(comp["px"][:, i] ** 2 + comp["py"][:, i] ** 2 + comp["pz"][:, i] ** 2)
-            for i in (a, b, c, d)
-        }
-        pc = np.sqrt(cand["px"] ** 2 + cand["py"] ** 2 + cand["pz"] ** 2)
-        ux, uy, uz = _unit(cand["px"], cand["py"], cand["pz"])
-        # Helicity angle: mu+ direction in the candidate rest frame to the candidate flight.
-        beta = pc / cand["E"]
-        gamma = 1.0 / np.sqrt(np.maximum(1.0 - beta**2, 1e-12))
-        p_par = comp["px"][:, a] * ux + comp["py"][:, a] * uy + comp["pz"][:, a] * uz
-        p_par_rest = gamma * (p_par - beta * comp["E"][:, a])
-        p_perp2 = np.maximum(mom[a] ** 2 - p_par**2, 0.0)
-        cols["cos_helicity"].append(np.abs(p_par_rest / np.sqrt(p_par_rest**2 + p_perp2)))
-        cols["p_cand_high"].append(np.maximum(mom[a], mom[b]))
-        cols["p_cand_low"].append(np.minimum(mom[a], mom[b]))
-        cols["p_recoil_high"].append(np.maximum(mom[c], mom[d]))
-        cols["p_recoil_low"].append(np.minimum(mom[c], mom[d]))
-        cols["cos_theta_cand"].append(np.abs(uz))
-        # Z' and S are radiated off a muon line: the emitter is near the candidate.
-        cos_rec = [
-            (comp["px"][:, i] * ux + comp["py"][:, i] * uy + comp["pz"][:, i] * uz) / mom[i]
-            for i in (c, d)
-        ]
-        cols["cos_nearest_recoil"].append(np.maximum(*cos_rec))
-        rc = {k: comp[k][:, c] + comp[k][:, d] for k in ("px", "py", "pz")}
-        rx, ry, rz = _unit(rc["px"], rc["py"], rc["pz"])
-        cols["cos_recoil_pair"].append(ux * rx + uy * ry + uz * rz)
-        cols["pt_four"].append(pt4)
-    shape = (n_ev, 4)
-
-    def jagged(values: list[Any]) -> Any:
-        # Variable-length lists so that candidate masks select per event.
-        return ak.from_regular(ak.Array(np.stack(values, axis=1).reshape(shape)), axis=1)
-
-    return jagged(masses), {k: jagged(v) for k, v in cols.items()}
-
-
 def _truth(result: Result) -> Any:
     """Per candidate: both legs come from the generated dark boson."""
-    parent = result.events["legs"].mc.parent.PDG
-    dark = ak.to_numpy(ak.fill_none(parent >= 9000000, False)).reshape(-1, 4)
-    return np.stack([dark[:, pa] & dark[:, 2 + na] for pa, na, _, _ in _PAIRINGS], axis=1)
+    legs = result.events["legs"]
+    dark = ak.fill_none(legs.mc.parent.PDG >= 9000000, False)
+    pairs = selection.opposite_charge_pairs(ak.with_field(legs, dark, "dark"))
+    return pairs.positive.dark & pairs.negative.dark
 
 
 def _stat_model(signal_model: str) -> StatModel:

@@ -16,9 +16,8 @@ from typing import Any
 import awkward as ak
 import hist
 import numpy as np
-import vector
 
-from belleflow import kinematics, resources, selection, systematics
+from belleflow import features, kinematics, resources, selection, systematics
 from belleflow.cuts import Cuts
 from belleflow.limits.model import CouplingReference, Resolution, StatModel
 from belleflow.processor import Channel
@@ -79,12 +78,12 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     m_recoil = kinematics.recoil_mass(selection.pair_p4(pairs, 13), beam)
     # The other two tracks (pion hypothesis): all four minus the pair.
     total = selection.sum_p4(good)
-    pion_pair = selection.pair_p4(pairs)
-    rest = ak.zip(
-        {c: total[c] - pion_pair[c] for c in ("px", "py", "pz", "E")}, with_name="Momentum4D"
+    m_rest = (total - selection.pair_p4(pairs)).mass
+    other = selection.complementary_pairs(pairs)
+    electrons = (other.positive.electronID > CUTS["electron_id"]) & (
+        other.negative.electronID > CUTS["electron_id"]
     )
-    m_rest = rest.mass
-    conversion = _other_pair_electrons(good, pairs) & (m_rest < CUTS["conversion_mass"])
+    conversion = electrons & (m_rest < CUTS["conversion_mass"])
     cuts.require("conversion_veto", ~conversion)
     # Per event (the four tracks, pion hypothesis: the muon mass changes it by MeV).
     e_miss = kinematics.missing_energy_cm(total, beam)
@@ -93,114 +92,59 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     cuts.require("three_prong_veto", ~_three_prong(good) | (m_recoil > CUTS["three_prong_until"]))
     low, high = RECOIL_RANGE
     cuts.require("recoil_range", (m_recoil >= low) & (m_recoil < high))
-    x = _feature_array(good, *ev.cm_frame)
-    legs = ak.concatenate([pairs.positive[..., None], pairs.negative[..., None]], axis=-1)
-    return Result(
-        candidates={
-            "m_recoil": m_recoil,
-            "m_rest": m_rest,
-            "muons": pairs,
-            "legs": legs,
-            **{name: x[..., i] for i, name in enumerate(FEATURES)},
-        }
-    )
+    columns = _features(good, *ev.cm_frame)
+    legs = selection.pair_legs(pairs)
+    candidates = {"m_recoil": m_recoil, "m_rest": m_rest, "muons": pairs, "legs": legs}
+    return Result(candidates={**candidates, **columns})
 
 
-#: Classifier inputs per candidate (CM frame), in column order. Not the
+#: Classifier inputs per candidate (CM frame; :func:`_features`). Not the
 #: recoil mass, nor the dimuon momentum or energy (with the dimuon mass they
 #: give the recoil mass): the classifier must not sculpt the recoil spectrum.
-FEATURES = (
-    "mu_p_ratio_cm",  # softer / harder muon momentum
-    "mu_cos_opening_cm",  # between the two muons
-    "pair_cos_theta_cm",  # polar angle of the muon pair
-    "pair_pt_cm",  # muon-pair momentum transverse to the beams
-    "rest_p_cm",  # momentum of the other two tracks (tau side)
-    "rest_max_p_cm",  # harder tau-side track
-    "rest_cos_opening_cm",  # between the two tau-side tracks
-    "rest_energy_fraction",  # E*(tau side) / (sqrt(s) - E*(muon pair)): visible share of the recoil
-    "cos_pair_rest_cm",  # between the muon pair and the tau side
-    "min_mu_track_angle_cm",  # smallest angle between a muon and a tau-side track (rad)
-    "missing_cos_theta_cm",  # polar angle of the missing momentum (per event)
-    "missing_pt_cm",  # missing momentum transverse to the beams (per event)
-    "rest_n_muons",  # tau-side tracks with muonID > 0.5
-    "rest_n_electrons",  # tau-side tracks with electronID > 0.5
-)
-
-#: The (positive, negative) track of each of the four pairs of
-#: :func:`belleflow.selection.opposite_charge_pairs` with two tracks of each
-#: charge; the other two tracks of pair k are those of pair 3 - k.
-_POS = np.array([0, 0, 1, 1])
-_NEG = np.array([0, 1, 0, 1])
+FEATURES = ("mu_p_ratio_cm", "mu_cos_opening_cm", "pair_cos_theta_cm", "pair_pt_cm", "rest_p_cm",
+            "rest_max_p_cm", "rest_cos_opening_cm", "rest_energy_fraction", "cos_pair_rest_cm",
+            "min_mu_track_angle_cm", "missing_cos_theta_cm", "missing_pt_cm", "rest_n_muons",
+            "rest_n_electrons")  # fmt: skip
 
 
-def _regular(values: Any) -> np.ndarray[Any, Any]:
-    """A jagged array with the same length in every event as a NumPy array."""
-    return np.asarray(ak.to_numpy(ak.to_regular(values, axis=1)))
-
-
-def _feature_array(good: Any, beam: Any, her: Any) -> np.ndarray[Any, Any]:
-    """Features (events x 4 pairs x ``FEATURES``) of the four-track, zero-charge events.
-
-    Args:
-        good: Four good tracks per event, two of each charge.
-        beam: Per-event beam four-momentum (NumPy ``vector`` array of
-            :func:`belleflow.selection.cm_frame`).
-        her: The e- beam direction (idem).
-    """
-    n = len(good)
-    plus, minus = good[good.charge > 0], good[good.charge < 0]
-    # Columns: +0, +1, -0, -1.
-    cols = {
-        c: np.concatenate([_regular(plus[c]), _regular(minus[c])], axis=1).reshape(n, 4)
-        for c in ("px", "py", "pz", "E", "muonID", "electronID")
-    }
-    b = {
-        c: np.repeat(np.asarray(getattr(beam, c), dtype=np.float64), 4)
-        for c in ("px", "py", "pz", "E")
-    }
-    p4 = vector.array({c: cols[c].reshape(-1).astype(np.float64) for c in ("px", "py", "pz", "E")})
-    cm = kinematics.to_cm(p4, vector.array(b), her)
-    v = np.stack([np.asarray(getattr(cm, c)).reshape(n, 4) for c in ("px", "py", "pz")], axis=-1)
-    e = np.asarray(cm.E).reshape(n, 4)
-    sqrt_s = np.sqrt(np.maximum(b["E"] ** 2 - b["px"] ** 2 - b["py"] ** 2 - b["pz"] ** 2, 0.0))
-    sqrt_s = sqrt_s.reshape(n, 4)
-    mu_p, mu_n = v[:, _POS], v[:, 2 + _NEG]  # (n, 4 pairs, 3)
-    ta_p, ta_n = v[:, 1 - _POS], v[:, 3 - _NEG]
-    e_rest = e[:, 1 - _POS] + e[:, 3 - _NEG]
-
-    def norm(a: Any) -> Any:
-        return np.sqrt(np.sum(a * a, axis=-1))
-
-    def cos(a: Any, b: Any) -> Any:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.clip(np.sum(a * b, axis=-1) / (norm(a) * norm(b)), -1.0, 1.0)
-
-    m_mu = kinematics.mass("mu-")
-    p_mp, p_mn = norm(mu_p), norm(mu_n)
+def _features(good: Any, beam: Any, her: Any) -> dict[str, Any]:
+    """The classifier inputs (events x 4 pairs) of each muon pair of four tracks."""
+    tracks = good[ak.argsort(good.charge, axis=1, ascending=False)]  # + + - -
+    mu_p, mu_n, ta_p, ta_n = features.four_track_pairs(
+        features.in_cm(features.as_numpy(tracks, 4), beam, her)
+    )
     pair, rest = mu_p + mu_n, ta_p + ta_n
-    e_pair = np.sqrt(p_mp**2 + m_mu**2) + np.sqrt(p_mn**2 + m_mu**2)
-    missing = -(pair + rest)
-    angles = np.arccos(np.stack([cos(m, t) for m in (mu_p, mu_n) for t in (ta_p, ta_n)]))
-    is_mu = cols["muonID"] > CUTS["muon_id"]
-    is_e = cols["electronID"] > CUTS["electron_id"]
+    m_mu = kinematics.mass("mu-")
+    e_pair = kinematics.with_mass(mu_p, m_mu).E + kinematics.with_mass(mu_n, m_mu).E
+    sqrt_s = kinematics.invariant_mass(beam)[:, None]
+    missing = pair + rest  # minus the missing momentum
+    angles = [features.opening_angle(m, t) for m in (mu_p, mu_n) for t in (ta_p, ta_n)]
+
+    def either(pid: str, cut: float) -> Any:
+        """1 if one of the other two tracks has ``pid`` above ``cut``."""
+        found = features.four_track_pairs(ak.to_numpy(ak.flatten(tracks[pid] > cut)).reshape(-1, 4))
+        return (found[2] | found[3]).astype(np.float64)
+
     with np.errstate(invalid="ignore", divide="ignore"):
-        columns = {
-            "mu_p_ratio_cm": np.minimum(p_mp, p_mn) / np.maximum(p_mp, p_mn),
-            "mu_cos_opening_cm": cos(mu_p, mu_n),
-            "pair_cos_theta_cm": pair[..., 2] / norm(pair),
-            "pair_pt_cm": np.hypot(pair[..., 0], pair[..., 1]),
-            "rest_p_cm": norm(rest),
-            "rest_max_p_cm": np.maximum(norm(ta_p), norm(ta_n)),
-            "rest_cos_opening_cm": cos(ta_p, ta_n),
-            "rest_energy_fraction": e_rest / (sqrt_s - e_pair),
-            "cos_pair_rest_cm": cos(pair, rest),
-            "min_mu_track_angle_cm": angles.min(axis=0),
-            "missing_cos_theta_cm": missing[..., 2] / norm(missing),
-            "missing_pt_cm": np.hypot(missing[..., 0], missing[..., 1]),
-            "rest_n_muons": (is_mu[:, 1 - _POS] + is_mu[:, 3 - _NEG]).astype(np.float64),
-            "rest_n_electrons": (is_e[:, 1 - _POS] + is_e[:, 3 - _NEG]).astype(np.float64),
+        return {
+            "mu_p_ratio_cm": features.momentum_ratio(mu_p, mu_n),
+            "mu_cos_opening_cm": features.cos_opening(mu_p, mu_n),
+            "pair_cos_theta_cm": pair.costheta,
+            "pair_pt_cm": pair.pt,  # transverse to the beams
+            "rest_p_cm": rest.p,  # the tau side: the other two tracks
+            "rest_max_p_cm": np.maximum(ta_p.p, ta_n.p),
+            "rest_cos_opening_cm": features.cos_opening(ta_p, ta_n),
+            # The visible share of the recoil: E*(tau side) / (sqrt(s) - E*(muon pair)).
+            "rest_energy_fraction": rest.E / (sqrt_s - e_pair),
+            "cos_pair_rest_cm": features.cos_opening(pair, rest),
+            "min_mu_track_angle_cm": np.min(angles, axis=0),  # a muon to a tau-side track (rad)
+            "missing_cos_theta_cm": -missing.costheta,
+            "missing_pt_cm": missing.pt,
+            # 1 if a tau-side track has muonID (electronID) > 0.5, else 0: not a
+            # count (the shipped model was trained on this; a count needs a retraining).
+            "rest_n_muons": either("muonID", CUTS["muon_id"]),
+            "rest_n_electrons": either("electronID", CUTS["electron_id"]),
         }
-    return np.stack([columns[f] for f in FEATURES], axis=-1).reshape(n, 4, len(FEATURES))
 
 
 def _truth(result: Result) -> Any:
@@ -218,20 +162,6 @@ def _three_prong(good: Any) -> Any:
     trip = ak.combinations(good, 3, fields=["a", "b", "c"])
     m3 = (trip.a + trip.b + trip.c).mass
     return ak.fill_none(ak.any(m3 < kinematics.mass("tau-"), axis=1), False)
-
-
-def _other_pair_electrons(good: Any, pairs: Any) -> Any:
-    """Per pair: are both of the other two tracks electron candidates?
-
-    With four tracks of zero net charge, the electron-ID count of the event
-    minus that of the pair is 2 exactly when both other tracks are electrons.
-    """
-    is_e = good.electronID > CUTS["electron_id"]
-    n_event = ak.sum(is_e, axis=1)
-    n_pair = ak.values_astype(pairs.positive.electronID > CUTS["electron_id"], int) + (
-        ak.values_astype(pairs.negative.electronID > CUTS["electron_id"], int)
-    )
-    return (n_event - n_pair) == 2
 
 
 def _stat_model(model: str, units: str, reference: Any) -> StatModel:

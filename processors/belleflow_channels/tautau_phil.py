@@ -16,7 +16,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from belleflow import kinematics, resources, selection, systematics
+from belleflow import features, kinematics, resources, selection, systematics
 from belleflow.cuts import Cuts
 from belleflow.limits.model import CouplingReference, Resolution, StatModel
 from belleflow.processor import Channel
@@ -93,11 +93,8 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     is_ee = ee & ~mumu & (m_ee < 2.0 * kinematics.mass("mu-"))
     is_mumu = mumu & ~ee
     cuts.require("lepton_pair", is_ee | is_mumu)
-    # The other two tracks (the tau daughters) must be prompt.
-    legs_prompt = ak.values_astype(pairs.positive.prompt, int) + ak.values_astype(
-        pairs.negative.prompt, int
-    )
-    cuts.require("prompt_taus", (ak.sum(prompt, axis=1) - legs_prompt) == 2)
+    taus = selection.complementary_pairs(pairs)  # the other two tracks: the tau daughters
+    cuts.require("prompt_taus", taus.positive.prompt & taus.negative.prompt)
     missing_m2 = kinematics.missing_mass2(selection.sum_p4(loose), ev.beam)
     cuts.require("missing_mass", missing_m2 > CUTS["min_missing_mass"] ** 2)
     cuts.require("conversion_veto", ~is_ee | (m_ee > CUTS["min_conversion_mass"]))
@@ -108,83 +105,46 @@ def select(ev: EventView, cuts: Cuts) -> Result:
     m_ll = ak.where(is_ee, m_ee, m_mumu)
     low, high = MASS_WINDOW
     cuts.require("mass_range", (m_ll >= low) & (m_ll < high))
-    found = {
-        "m_ll": m_ll,
-        "legs": pairs,
-        "loose": loose,
-        "missing_m2": missing_m2,
-        "lepton_mass": ak.where(is_ee, kinematics.mass("e-"), kinematics.mass("mu-")),
-    }
-    legs = ak.concatenate([pairs.positive[..., None], pairs.negative[..., None]], axis=-1)
-    features = _feature_matrix(found, *ev.cm_frame)
-    return Result(candidates={"m_ll": m_ll, "legs": legs, "pairs": pairs, **features})
+    lepton_mass = ak.where(is_ee, kinematics.mass("e-"), kinematics.mass("mu-"))
+    columns = _features(pairs, taus, loose, lepton_mass, missing_m2, *ev.cm_frame)
+    legs = selection.pair_legs(pairs)
+    return Result(candidates={"m_ll": m_ll, "legs": legs, "pairs": pairs, **columns})
 
 
 #: Classifier inputs per candidate. Neither the dilepton mass (it would sculpt
 #: the background) nor the legs' impact parameters (the training signal is
 #: prompt; the displaced points must not be rejected for being displaced).
-FEATURES = (
-    "missing_mass",
-    "missing_cos_theta_cm",
-    "visible_energy_cm",
-    "pair_p_cm",
-    "pair_cos_opening",
-    "rest_mass",
-    "rest_p_cm",
-    "min_tau_angle",
-    "min_lepton_p",
-    "event_pt",
-)
+FEATURES = ("missing_mass", "missing_cos_theta_cm", "visible_energy_cm", "pair_p_cm",
+            "pair_cos_opening", "rest_mass", "rest_p_cm", "min_tau_angle", "min_lepton_p",
+            "event_pt")  # fmt: skip
 
 
-def _feature_matrix(found: dict[str, Any], beam: Any, her: Any) -> Any:
-    """Per-candidate features (jagged records, ``FEATURES`` fields) of :func:`candidates`."""
-    pairs, loose = found["legs"], found["loose"]
-    m_l = found["lepton_mass"]
-    lep_p = kinematics.with_mass(pairs.positive, m_l)
-    lep_n = kinematics.with_mass(pairs.negative, m_l)
+def _features(
+    pairs: Any, taus: Any, loose: Any, lepton_mass: Any, missing_m2: Any, beam: Any, her: Any
+) -> dict[str, Any]:
+    """The classifier inputs of each lepton pair of four tracks (two of each charge)."""
+    lep_p = kinematics.with_mass(pairs.positive, lepton_mass)
+    lep_n = kinematics.with_mass(pairs.negative, lepton_mass)
     pair = lep_p + lep_n
     total = selection.sum_p4(loose)
-    rest = ak.zip(
-        {
-            c: total[c] - getattr(pairs.positive + pairs.negative, c)
-            for c in ("px", "py", "pz", "E")
-        },
-        with_name="Momentum4D",
-        behavior=loose.behavior,
-    )
-    pair_cm = kinematics.to_cm(pair, beam, her)
-    rest_cm = kinematics.to_cm(rest, beam, her)
+    rest = total - (pairs.positive + pairs.negative)  # the tau side, pion hypothesis
     missing = kinematics.missing_p4(total, beam)
-    # Angle between the pair and the nearer tau daughter (phi_L is radiated off a tau).
-    others = ak.cartesian([pairs, loose], nested=True)
-    other = others["1"]
-    is_leg = (other.px == others["0"].positive.px) | (other.px == others["0"].negative.px)
-    cos = (pair.px * other.px + pair.py * other.py + pair.pz * other.pz) / (pair.p * other.p)
-    min_angle = ak.min(
-        ak.where(
-            is_leg, np.pi, np.arccos(ak.where(cos > 1.0, 1.0, ak.where(cos < -1.0, -1.0, cos)))
-        ),
-        axis=-1,
-    )
-    p_legs = np.minimum(pairs.positive.p, pairs.negative.p)
-    opening = (lep_p.px * lep_n.px + lep_p.py * lep_n.py + lep_p.pz * lep_n.pz) / (
-        lep_p.p * lep_n.p
-    )
     columns = {
-        "missing_mass": np.sqrt(np.maximum(found["missing_m2"], 0.0)),
+        "missing_mass": np.sqrt(np.maximum(missing_m2, 0.0)),
         "missing_cos_theta_cm": kinematics.cos_theta_cm(missing, beam, her),
         "visible_energy_cm": kinematics.to_cm(total, beam, her).E,
-        "pair_p_cm": pair_cm.p,
-        "pair_cos_opening": opening,
+        "pair_p_cm": kinematics.to_cm(pair, beam, her).p,
+        "pair_cos_opening": features.cos_opening(lep_p, lep_n),
         "rest_mass": rest.mass,
-        "rest_p_cm": rest_cm.p,
-        "min_tau_angle": min_angle,
-        "min_lepton_p": p_legs,
-        "event_pt": np.hypot(total.px, total.py),
+        "rest_p_cm": kinematics.to_cm(rest, beam, her).p,
+        # phi_L is radiated off a tau: the angle to the nearer tau daughter.
+        "min_tau_angle": np.minimum(
+            features.opening_angle(pair, taus.positive), features.opening_angle(pair, taus.negative)
+        ),
+        "min_lepton_p": np.minimum(pairs.positive.p, pairs.negative.p),
+        "event_pt": total.pt,
     }
-    template = found["m_ll"]
-    return {name: ak.broadcast_arrays(value, template)[0] for name, value in columns.items()}
+    return {name: features.per_candidate(value, pair.px) for name, value in columns.items()}
 
 
 def _truth(result: Result) -> Any:

@@ -38,6 +38,7 @@ from belleflow.lorentz import (
 )
 
 __all__ = [
+    "Direction",
     "beam_p4",
     "cos_pointing_angle",
     "cos_theta_cm",
@@ -60,6 +61,7 @@ __all__ = [
     "with_mass",
 ]
 
+#: The e- beam direction of a per-event beam: a Machine, a lab 3-direction, or None (lab +z).
 Direction = Machine | tuple[float, float, float] | None
 _P4 = ("px", "py", "pz", "E")
 

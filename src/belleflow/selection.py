@@ -38,6 +38,7 @@ __all__ = [
     "Resolution",
     "cm_energy",
     "cm_frame",
+    "complementary_pairs",
     "count",
     "extra_energy",
     "good_track_mask",
@@ -46,6 +47,7 @@ __all__ = [
     "in_window",
     "net_charge",
     "opposite_charge_pairs",
+    "pair_legs",
     "pair_p4",
     "resonance_veto",
     "resonance_windows",
@@ -189,6 +191,45 @@ def pair_p4(pairs: Any, particle: str | int | None = None) -> Any:
         with_name="Momentum4D",
         behavior=a.behavior,
     )
+
+
+def complementary_pairs(pairs: Any) -> Any:
+    """For each pair of :func:`opposite_charge_pairs` of two positive and two negative
+    tracks, the pair of the other two tracks (pair k of the four is the complement of 3 - k).
+
+    Raises:
+        ValueError: If an event has not exactly four pairs (2 + 2 tracks).
+
+    Examples:
+        >>> import awkward as ak
+        >>> tracks = ak.Array([[{"charge": 1, "i": 0}, {"charge": -1, "i": 1},
+        ...                     {"charge": 1, "i": 2}, {"charge": -1, "i": 3}]])
+        >>> pairs = opposite_charge_pairs(tracks)
+        >>> other = complementary_pairs(pairs)
+        >>> [(p["positive"]["i"], p["negative"]["i"]) for p in pairs[0].tolist()]
+        [(0, 1), (0, 3), (2, 1), (2, 3)]
+        >>> [(p["positive"]["i"], p["negative"]["i"]) for p in other[0].tolist()]
+        [(2, 3), (2, 1), (0, 3), (0, 1)]
+    """
+    if ak.any(ak.num(pairs, axis=1) != 4):
+        msg = "complementary_pairs needs two positive and two negative tracks in every event"
+        raise ValueError(msg)
+    return pairs[:, ::-1]
+
+
+def pair_legs(pairs: Any) -> Any:
+    """The two legs of each pair of :func:`opposite_charge_pairs` as a list (positive, negative).
+
+    Per-track weights (:func:`belleflow.systematics.pid`) read the tracks of
+    a candidate from such a column.
+
+    Examples:
+        >>> import awkward as ak
+        >>> pairs = opposite_charge_pairs(ak.Array([[{"charge": 1, "i": 0}, {"charge": -1, "i": 1}]]))
+        >>> pair_legs(pairs).i.tolist()
+        [[[0, 1]]]
+    """
+    return ak.concatenate([pairs.positive[..., None], pairs.negative[..., None]], axis=-1)
 
 
 def cm_frame(events: Any) -> tuple[Any, Machine | None]:
