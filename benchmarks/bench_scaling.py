@@ -20,9 +20,8 @@ Run from anywhere: ``python benchmarks/bench_scaling.py [--channel C]
 2. **Peak memory.** For each chunk size, a fresh Python process (a worker's
    situation: imports done, one chunk in flight) runs the channel's
    processor on one warm-up chunk of 2,000 events and then on one chunk of
-   exactly that many events of the large file (``mumumumu`` for the
-   low-multiplicity skim, ``gg`` for the photon skim,
-   ``bench_throughput.py``'s large catalogue). Printed: peak RSS of the
+   exactly that many events of the large file of its skim and experiment
+   (:data:`LARGE_SAMPLE`, ``bench_throughput.py``'s large catalogue). Printed: peak RSS of the
    process (``ru_maxrss``), and its growth over the RSS after the warm-up
    chunk, i.e. what the chunk itself costs. A Dask worker holds about
    100-150 MiB more (distributed's own state).
@@ -49,8 +48,13 @@ from belleflow.engine import DEFAULT_CHUNKSIZE
 
 #: Chunk sizes of the memory measurement.
 CHUNKSIZES = (50_000, 100_000, 200_000, 400_000)
-#: The large file each skim's channels read (bench_throughput.py's large catalogue).
-LARGE_SAMPLE = {"photons": "b2_gg", "lowmult": "b2_mumumumu"}
+#: The large file each skim's channels read, by skim and experiment
+#: (bench_throughput.py's large catalogue).
+LARGE_SAMPLE = {
+    ("photons", "Belle II"): "b2_gg",
+    ("lowmult", "Belle II"): "b2_mumumumu",
+    ("lowmult", "Belle"): "b1_mumutautau",
+}
 
 
 def granularity_cap(costs: Sequence[float], workers: int) -> float:
@@ -147,11 +151,15 @@ def efficiency(channel: str, catalogue: Path, repeat: int, chunksize: int) -> di
 
 def memory_worker(channel: str, path: str, events: int) -> dict[str, float]:
     """In a fresh process: RSS after a warm-up chunk, peak RSS after one chunk of ``events``."""
+    from belleflow.beams import get_machine  # noqa: PLC0415
     from belleflow.channels import load_channel  # noqa: PLC0415
 
-    processor = load_channel(channel).make_processor()
+    spec = load_channel(channel)
+    processor = spec.make_processor()
+    experiment = spec.experiments[0]
     meta = {"dataset": "bench", "kind": "simulation", "process": "bench", "weight": 1.0,
-            "experiment": "Belle II", "machine": "SuperKEKB", "unblind": False}  # fmt: skip
+            "experiment": experiment, "machine": get_machine(experiment).name,
+            "unblind": False}  # fmt: skip
 
     def chunk(n: int) -> dict[str, Any]:
         return {"path": path, "start": 0, "stop": n, "meta": {**meta, "filename": path}}
@@ -170,7 +178,8 @@ def memory(channel: str, large_root: Path, chunksizes: list[int]) -> dict[int, d
 
     root = large_root.resolve()
     large_catalogue(root)
-    sample = LARGE_SAMPLE[load_channel(channel).skim]
+    spec = load_channel(channel)
+    sample = LARGE_SAMPLE[spec.skim, spec.experiments[0]]
     path = str(next((root / "mc" / sample).glob("*.root")))
     out = {}
     for size in chunksizes:

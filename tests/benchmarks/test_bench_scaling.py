@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import uproot
 
+from belleflow.catalogue import load_catalogue
+from belleflow.channels import load_channel
 from belleflow.generation.production import produce
 from belleflow.ntuple import TREE_NAME
 
@@ -85,3 +87,15 @@ def test_chunk_size_reaches_the_plan_and_the_runs(
     assert seen["chunksize"] == 500
     assert seen["channels"] == ["four_muon"]
     assert timed["events"] == 9
+
+
+def test_every_channel_has_a_large_sample_for_its_memory_measurement(
+    scaling: ModuleType, tmp_path: Path
+) -> None:
+    catalogue = tmp_path / "large.yaml"
+    catalogue.write_text(sys.modules["bench_throughput"].LARGE_CATALOGUE.format(root=tmp_path))
+    cat = load_catalogue(catalogue)
+    for name in ("four_muon", "mumu_tautau", "tautau_phil", "dark_higgsstrahlung", "gamma_alp"):
+        spec = load_channel(name)
+        sample = scaling.LARGE_SAMPLE[spec.skim, spec.experiments[0]]
+        assert sample in {v.name for v in cat.skim(spec.skim) if v.experiment in spec.experiments}
