@@ -198,3 +198,69 @@ def test_fit_interval_when_the_free_fit_stopped_short() -> None:
 def test_exact_limit_without_a_root_names_the_count() -> None:
     with pytest.raises(ValueError, match=r"no upper limit for n = 0, s = 1, b = 800"):
         exact_upper_limit(CountingSummary(n_obs=0, s=1.0, b=800.0, log_cov=(0.0, 0.0, 0.0)))
+
+
+def _gamma_alp_like_spec(n: float) -> dict[str, Any]:
+    """``gamma_alp``'s 7 GeV window: 0.0078 signal events per fb on 97 +- 11 background.
+
+    The POI (sigma x B in fb) is of order 1e4, the nuisance parameters of order 1.
+    """
+    energy_scale = {"name": "escale", "type": "normsys"}
+    return {
+        "channels": [
+            {
+                "name": "sr",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [0.0077869],
+                        "modifiers": [
+                            {"name": "mu", "type": "normfactor", "data": None},
+                            {**energy_scale, "data": {"hi": 0.9905, "lo": 1.0041}},
+                        ],
+                    },
+                    {
+                        "name": "gg",
+                        "data": [97.213],
+                        "modifiers": [
+                            {"name": "stat", "type": "staterror", "data": [3.1006]},
+                            {**energy_scale, "data": {"hi": 1.0987, "lo": 0.8881}},
+                        ],
+                    },
+                ],
+            }
+        ],
+        "measurements": [
+            {
+                "name": "m",
+                "config": {
+                    "poi": "mu",
+                    "parameters": [
+                        {"name": "mu", "bounds": [[0.0, 171612.0]], "inits": [5720.4]}
+                    ],
+                },
+            }
+        ],
+        "observations": [{"name": "sr", "data": [n]}],
+        "version": "1.0.0",
+    }
+
+
+def test_the_free_fit_reaches_the_minimum_when_the_poi_is_large() -> None:
+    """The POI in fb (~1e4) against nuisances of order 1: the fit still finds the minimum.
+
+    On this window (a full-chain injection of ``gamma_alp``) scipy stopped at the
+    POI's starting value, 5,720 fb, 0.87 above the minimum in 2 NLL at 7,680 fb:
+    every q, the local Z and the fitted interval (-890 +5,100 fb) were wrong.
+    """
+    from belleflow.limits import AsymptoticCalculator  # noqa: PLC0415
+
+    calc = AsymptoticCalculator(_gamma_alp_like_spec(157.0), 0.95)
+    scan = np.linspace(3000.0, 13000.0, 101)
+    profile = np.array([calc._twice_nll(mu, calc.data) for mu in scan])
+    assert calc._nll_hat <= profile.min() + 1e-4
+    assert calc.mu_hat == pytest.approx(scan[profile.argmin()], abs=150.0)
+    fit = calc.fit()
+    for mu in (fit.mu_hat - fit.error_low, fit.mu_hat + fit.error_high):
+        assert calc._twice_nll(mu, calc.data) - calc._nll_hat == pytest.approx(1.0, abs=0.01)
+    assert fit.error_high / fit.error_low == pytest.approx(1.0, abs=0.3)

@@ -61,6 +61,34 @@ def test_injected_events_reach_the_target_significance(b: float) -> None:
         assert asimov_significance(s, b) == pytest.approx(4.0, rel=1e-6)
 
 
+def test_injected_events_allow_for_the_background_uncertainty() -> None:
+    assert injected_events(100.0, 4.0, 0.0) == pytest.approx(injected_events(100.0, 4.0))
+    s = injected_events(100.0, 4.0, 15.0)
+    assert asimov_significance(s, 100.0, 15.0) == pytest.approx(4.0, rel=1e-6)
+    assert s > 1.5 * injected_events(100.0, 4.0)
+
+
+def test_the_injection_has_its_median_significance_where_the_background_is_uncertain(
+    make_table: MakeTable,
+) -> None:
+    """80 background events known to 15 %: the toys' median Z is the target, not far below.
+
+    Sized on the Poisson error alone (as before), the injection had a median of 2.4:
+    ``gamma_alp``'s full chain at 7 GeV (11 % photon-energy-scale uncertainty)
+    missed its own injection in two of three runs. Cowan's formula treats the
+    uncertainty as an auxiliary Poisson measurement, the workspace as a Gaussian
+    constraint: they differ by 0.3 here.
+    """
+    model = toy_model(lumi_uncertainty=0.15)
+    table = make_table(5.0)
+    points = dict(interior_grid_points(model, table))
+    point = next(p for p in points if p.mass == 1.5)
+    inj = run_injection(model, table, point, points[point], n_toys=N_TOYS, seed=5, max_fits=6)
+    assert inj.b_model == pytest.approx(80.0, rel=0.05)
+    assert inj.mu_injected * inj.s_true > 1.8 * injected_events(inj.b_model, 4.0)
+    assert float(np.median(inj.z)) == pytest.approx(4.0, abs=0.5)
+
+
 @pytest.mark.parametrize("per_bin", [0.01, 0.1, 1.0])
 def test_a_known_signal_comes_back(make_table: MakeTable, per_bin: float) -> None:
     """Correct model: mu_hat/mu_inj ~ 1, pulls as a correct model gives, every check passes."""
@@ -124,7 +152,7 @@ def test_background_simulation_statistics_enter_the_tolerance(make_table: MakeTa
         inj = _inject(table, background=1.3 * background_per_bin(table))
         assert inj.b_true == pytest.approx(1.3 * inj.b_model, rel=0.02)
         assert inj.b_mc_error == pytest.approx((inj.b_model * weight) ** 0.5, rel=0.05)
-        assert inj.ratio[0] > 1.3  # the fit takes the extra background for signal
+        assert inj.ratio[0] > 1.2  # the fit takes the extra background for signal
         checks = {c.name: c for c in injection_checks([inj])}
         assert checks["fitted / injected strength"].passed is passes
         assert checks["pull mean"].passed is passes

@@ -29,7 +29,7 @@ def test_the_chain_injects_between_the_only_two_grid_masses(make_table: MakeTabl
     injection = _chain_injection(model, table, histograms, 4.0)
     assert injection.mass == pytest.approx(1.875)
     (h,) = build_hypotheses(model, histograms, masses=[injection.mass])
-    expected = injected_events(h.summary.b, 4.0) / h.summary.s
+    expected = injected_events(h.summary.b, 4.0, h.summary.sigma_b) / h.summary.s
     assert injection.cross_section_fb == pytest.approx(expected)
 
 

@@ -64,14 +64,26 @@ class GlobalSignificance:
         return asdict(self)
 
 
-def asimov_significance(s: float, b: float) -> float:
-    """Median discovery significance for s signal on b background events (Cowan et al.).
+def asimov_significance(s: float, b: float, sigma_b: float = 0.0) -> float:
+    """Median discovery significance of s signal on b background events (Cowan et al.).
+
+    With ``sigma_b`` > 0 the background is known to +- ``sigma_b`` only (the
+    profile-likelihood Asimov formula of G. Cowan, "Discovery sensitivity for a
+    counting experiment with background uncertainty", 2012): the same signal is
+    less significant where the background is uncertain.
 
     Examples:
         >>> round(asimov_significance(10.0, 100.0), 4)
         0.984
+        >>> round(asimov_significance(10.0, 100.0, 10.0), 4)
+        0.6902
     """
-    return math.sqrt(2.0 * ((s + b) * math.log1p(s / b) - s))
+    if sigma_b <= 0.0:
+        return math.sqrt(2.0 * ((s + b) * math.log1p(s / b) - s))
+    var = sigma_b * sigma_b
+    first = (s + b) * math.log((s + b) * (b + var) / (b * b + (s + b) * var))
+    second = b * b / var * math.log1p(var * s / (b * (b + var)))
+    return math.sqrt(max(2.0 * (first - second), 0.0))
 
 
 def z_from_log_p(log_p: float) -> float:

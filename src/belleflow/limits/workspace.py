@@ -79,6 +79,16 @@ class CountingSummary:
     b: float
     log_cov: tuple[float, float, float]  # var(ln s), cov(ln s, ln b), var(ln b)
 
+    @property
+    def sigma_b(self) -> float:
+        """Absolute uncertainty of the background from all nuisance parameters.
+
+        Examples:
+            >>> CountingSummary(10.0, 2.0, 100.0, (0.0, 0.0, 0.01)).sigma_b
+            10.0
+        """
+        return self.b * math.sqrt(self.log_cov[2])
+
 
 @dataclass(frozen=True)
 class Hypothesis:

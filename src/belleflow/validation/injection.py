@@ -25,8 +25,8 @@ a band: the pulls a correct model gives when the true in-window signal is
 anywhere within three ``mc_error`` of the model's.
 
 The injected strength gives a median discovery significance of
-``z_target`` (Asimov, Cowan et al.) on the window's background, and at
-least three signal events.
+``z_target`` (Asimov, Cowan et al.) on the window's background and its
+uncertainty in the model, and at least three signal events.
 
 Examples:
     >>> round(injected_events(0.5, 4.0), 2)
@@ -71,12 +71,19 @@ FloatArray = npt.NDArray[np.float64]
 MIN_EVENTS = 3.0
 
 
-def injected_events(b: float, z_target: float) -> float:
-    """Signal events whose median significance on ``b`` background is ``z_target``."""
+def injected_events(b: float, z_target: float, sigma_b: float = 0.0) -> float:
+    """Signal events whose median significance on ``b +- sigma_b`` background is ``z_target``.
+
+    ``sigma_b`` is the model's whole background uncertainty in the window
+    (systematic variations and simulation statistics,
+    :attr:`~belleflow.limits.workspace.CountingSummary.sigma_b`): sized on the
+    Poisson error alone, an injection where the systematics are large has a
+    median significance well below ``z_target``.
+    """
     b_eff = max(b, 1e-3)
 
     def excess(s: float) -> float:
-        return asimov_significance(s, b_eff) - z_target
+        return asimov_significance(s, b_eff, sigma_b) - z_target
 
     high = 1.0
     while excess(high) < 0:
@@ -249,7 +256,7 @@ def run_injection(
     if not math.isclose(evaluator.b, b_true, rel_tol=1e-6):
         variance = background_variance_per_bin(model, table)[lo : hi + 1]
         b_mc_error = math.sqrt(float(variance.sum()))
-    mu_inj = injected_events(evaluator.b, z_target) / s_true
+    mu_inj = injected_events(evaluator.b, z_target, hypothesis.summary.sigma_b) / s_true
     rng = np.random.default_rng(seed)
     counts = rng.poisson(b_true + mu_inj * s_true, size=n_toys).astype(np.int64)
     # What a correct model gives: counts as the model itself predicts them, over

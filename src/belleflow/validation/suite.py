@@ -137,7 +137,7 @@ def _chain_injection(
         raise ValueError(msg)
     hypotheses = build_hypotheses(model, histograms, masses=candidates, ctaus=[points[0].ctau])
     h = max(hypotheses, key=lambda h: (h.summary.b, -h.mass))
-    xs = injected_events(h.summary.b, z_target) / h.summary.s
+    xs = injected_events(h.summary.b, z_target, h.summary.sigma_b) / h.summary.s
     return ChainInjection(model.signal_model, h.mass, points[0].ctau, xs)
 
 
