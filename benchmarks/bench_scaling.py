@@ -61,9 +61,11 @@ def granularity_cap(costs: Sequence[float], workers: int) -> float:
     """The highest efficiency ``workers`` can reach on chunks of these costs.
 
     Each chunk, in plan order, goes to the first worker to be free (Dask's
-    scheduler queues the chunk tasks and hands one to each free worker);
-    the efficiency T(1) / (workers x T(workers)) is then the total cost over
-    ``workers`` times the busiest worker's. For ``n`` equal chunks on two
+    scheduler queues the chunk tasks and gives a worker the next as it
+    finishes one; with distributed's default worker saturation, 1.1, a
+    single-threaded worker holds one more waiting, which equal chunks do not
+    change); the efficiency T(1) / (workers x T(workers)) is then the total
+    cost over ``workers`` times the busiest worker's. For ``n`` equal chunks on two
     workers it is ``n / (2 ceil(n / 2))``: 100 % for an even ``n``, 92 % for
     11, 95 % for 21.
 
