@@ -235,7 +235,7 @@ def main() -> None:
         print(f"\n### 1 -> 2 workers, {args.channel} on {args.catalogue} ({eff['events']:,} events), "
               f"medians of {args.repeat}, load average {min(eff['load']):.1f}-"
               f"{max(eff['load']):.1f} on {os.cpu_count()} cores; {eff['chunks']} chunks of "
-              f"at most {eff['chunksize']:,} events: at most {eff['granularity_cap']:.0%} "
+              f"at most {eff['chunksize']:,} events: at most {eff['granularity_cap']:.2%} "
               "on 2 workers\n")  # fmt: skip
         print("| | 1 worker (s) | 2 workers (s) | efficiency |")
         print("|---|---|---|---|")
