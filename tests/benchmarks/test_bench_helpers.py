@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import uproot
 
+from belleflow.catalogue import load_catalogue
 from belleflow.channels import load_channel
 from belleflow.ntuple import TREE_NAME
 from belleflow.processor import DeclaredProcessor
@@ -157,12 +158,57 @@ def test_rdataframe_selects_the_same_events(bench: ModuleType, four_muons: Path)
     assert bench.compare(reference, rdf) == []
 
 
-@pytest.mark.parametrize("channel", ["tautau_phil", "dark_higgsstrahlung"])
-def test_a_belle_channel_has_nothing_to_measure_in_the_belle_ii_large_files(
+@pytest.mark.parametrize(
+    "channel", ["four_muon", "mumu_tautau", "tautau_phil", "dark_higgsstrahlung", "gamma_alp"]
+)
+def test_every_channel_has_a_large_simulation_file_of_its_experiment(
     throughput: ModuleType, channel: str, tmp_path: Path
 ) -> None:
     catalogue = tmp_path / "large.yaml"
     catalogue.write_text(throughput.LARGE_CATALOGUE.format(root=tmp_path))
+    spec = load_channel(channel)
+    views = [
+        v
+        for v in load_catalogue(catalogue).skim(spec.skim)
+        if v.experiment in spec.experiments and v.kind == "simulation"
+    ]
+    assert [v.events for v in views] == [1_000_000]
+
+
+def test_large_catalogue_generates_only_the_missing_samples(
+    throughput: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The existing samples' files stand for the hour-long productions that must not be redone.
+    for folder in ("data/b2data", "mc/b2_mumumumu", "mc/b2_gg"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "existing_00000.root").touch()
+    commands: list[list[str]] = []
+
+    def run(command: list[str], **_: Any) -> None:
+        commands.append(command)
+
+    monkeypatch.setattr(throughput.subprocess, "run", run)
+    path = throughput.large_catalogue(tmp_path)
+    assert throughput.missing_samples(path) == ["b1data", "b1_mumutautau"]
+    assert [c[1:] for c in commands] == [
+        ["generate", str(path), "--samples", name, "--no-progress"]
+        for name in ("b1data", "b1_mumutautau")
+    ]
+
+
+@pytest.mark.parametrize("channel", ["tautau_phil", "dark_higgsstrahlung"])
+def test_a_channel_with_no_sample_of_its_experiment_is_skipped(
+    throughput: ModuleType, channel: str, tmp_path: Path
+) -> None:
+    catalogue = tmp_path / "belle2.yaml"
+    catalogue.write_text(
+        "name: belle2-only\ndata_root: .\ndata:\n"
+        "  - {name: b2data, experiment: Belle II, machine: SuperKEKB, ecms: 10.58,"
+        " luminosity: 1.0e-6, luminosity_source: test}\n"
+        "simulation:\n  - {name: b2_mumumumu, process: mumumumu, stands_for: [b2data],"
+        " events: 1000}\n"
+        "skims:\n  - {name: lowmult, processes: [mumumumu]}\n"
+    )
     # No file exists: planning finds no sample of the channel's experiment, so
     # nothing is opened or run.
     result = throughput.measure(
